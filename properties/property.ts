@@ -1,0 +1,124 @@
+// One property family run through fast-check: draw (topology, raw steps), run the sequence on
+// the adapter, judge it, shrink any failure to a minimal trace. A failure pins its rule so
+// shrinking cannot slip to another bug; then the run goes on with that rule set aside, so one
+// run reports several distinct bugs (Hypothesis's report_multiple_bugs).
+
+import fc from 'fast-check';
+import { type Adapter, type Capabilities, type Policies, type Topology, isThenable } from '../spec/index.ts';
+import { type CheckerConfig, type SequenceResult, type Violation, runSequence } from './checker.ts';
+import { Coverage } from './coverage.ts';
+import type { PropertyFamily } from './families.ts';
+import { type RawStep, rawStepArb } from './steps.ts';
+import { topologyArb } from './topologies.ts';
+
+export interface FamilyRunOptions {
+  seed: number;
+  /** Sequences to draw (the budget is counted in sequences, never seconds). */
+  runs: number;
+  /** Longest sequence, in drawn steps. */
+  maxSteps: number;
+  /** Replay one case: fast-check's path from a finding. */
+  path?: string;
+  /** Rules to set aside from the start (a replay passes the finding's). */
+  ignore?: readonly string[];
+  /** Distinct failures to look for before stopping. */
+  maxFindings?: number;
+}
+
+export interface Finding extends Violation {
+  family: string;
+  seed: number;
+  path: string;
+  /** Rules set aside when this was found; replay needs the same. */
+  ignored: string[];
+  runsToFailure: number;
+  shrinks: number;
+  topology: Topology;
+}
+
+export interface FamilyResult {
+  family: string;
+  findings: Finding[];
+  quality: Violation[];
+  coverage: Coverage;
+  runs: number;
+  ms: number;
+}
+
+export interface AdapterContext {
+  adapter: Adapter;
+  policies: Policies;
+  capabilities: Capabilities;
+  /** Topologies the adapter supports; 'any' lets the suite generate them. */
+  topologies: 'any' | Topology[];
+}
+
+function maybeThen<T, R>(v: T | Promise<T>, f: (t: T) => R): R | Promise<R> {
+  return isThenable(v) ? v.then(f) : f(v);
+}
+
+export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opts: FamilyRunOptions): Promise<FamilyResult> {
+  const started = Date.now();
+  const coverage = new Coverage();
+  const ignore = new Set(opts.ignore ?? []);
+  const findings: Finding[] = [];
+  const quality = new Map<string, Violation>();
+  const topoArb = ctx.topologies === 'any' ? topologyArb : fc.constantFrom(...ctx.topologies);
+  const stepsArb = fc.array(rawStepArb, { minLength: 1, maxLength: opts.maxSteps });
+  let runsLeft = opts.runs;
+  let totalRuns = 0;
+
+  const config = (topology: Topology, cov: Coverage): CheckerConfig => ({
+    topology, policies: ctx.policies, capabilities: ctx.capabilities, weights: family.weights, ignore, coverage: cov,
+  });
+  const once = (topology: Topology, steps: readonly RawStep[], cov: Coverage) => runSequence(ctx.adapter, steps, config(topology, cov));
+
+  for (let round = 0; round < (opts.maxFindings ?? 4) && runsLeft > 0; round++) {
+    let target: string | null = null;
+    // Only the first, unshrunk pass counts toward coverage.
+    const judge = (r: SequenceResult, cov: Coverage): boolean => {
+      if (target === null) {
+        coverage.merge(cov);
+        coverage.sequences++;
+        for (const q of r.quality) if (!quality.has(q.rule)) quality.set(q.rule, q);
+      }
+      if (!r.violation) return true;
+      if (target === null) target = r.violation.rule;
+      return r.violation.rule !== target;
+    };
+    const predicate = (topology: Topology, steps: RawStep[]) => {
+      const cov = new Coverage();
+      return maybeThen(once(topology, steps, cov), (r) => judge(r, cov));
+    };
+    const probe = once(fc.sample(topoArb, { seed: opts.seed, numRuns: 1 })[0]!, [[0, 0, 0, 0, 0, 0]], new Coverage());
+    const isAsync = isThenable(probe);
+    if (isAsync) await probe;
+    const params: fc.Parameters<[Topology, RawStep[]]> = {
+      seed: opts.seed + round * 7919,
+      numRuns: runsLeft,
+      ...(opts.path !== undefined ? { path: opts.path, endOnFailure: true } : {}),
+    };
+    const details = isAsync
+      ? await fc.check(fc.asyncProperty(topoArb, stepsArb, async (t, s) => predicate(t, s)), params)
+      : fc.check(fc.property(topoArb, stepsArb, (t, s) => predicate(t, s) as boolean), params);
+    totalRuns += details.numRuns;
+    runsLeft -= details.numRuns;
+    if (!details.failed || !details.counterexample) break;
+    const [topology, steps] = details.counterexample;
+    const again = await once(topology, steps, new Coverage());
+    if (!again.violation) break; // not reproducible: the adapter is not deterministic
+    findings.push({
+      ...again.violation,
+      family: family.id,
+      seed: params.seed!,
+      path: details.counterexamplePath ?? '',
+      ignored: [...ignore],
+      runsToFailure: details.numRuns,
+      shrinks: details.numShrinks,
+      topology,
+    });
+    ignore.add(again.violation.rule);
+    if (opts.path !== undefined) break;
+  }
+  return { family: family.id, findings, quality: [...quality.values()], coverage, runs: totalRuns, ms: Date.now() - started };
+}

@@ -1,0 +1,259 @@
+// State-aware generation. fast-check draws a list of raw steps (tuples of small naturals); each
+// is interpreted against the reference model's current state into a concrete op, so ops refer
+// to things that exist (Hypothesis bundles, not blind pre-generation) and almost nothing is
+// skipped. Shrinking works on the raw numbers: toward 0 every choice gets simpler (the first
+// op kind, the first mapping, the plainest address), and re-interpretation keeps the shrunk
+// sequence meaningful.
+
+import fc from 'fast-check';
+import {
+  type Capabilities, type DomainType, type Handle, type Op, type OpKind, PROT, U64_LIMIT, alignDown, minPageSize, pageSizes,
+} from '../spec/index.ts';
+import { type Mapping, endOf } from '../impl/reference/mappings.ts';
+import type { ReferenceModel } from '../impl/reference/model.ts';
+import type { DomainState } from '../impl/reference/state.ts';
+
+export type RawStep = readonly [kind: number, a: number, b: number, c: number, d: number, e: number];
+
+const n = () => fc.nat({ max: 0xffff });
+export const rawStepArb: fc.Arbitrary<RawStep> = fc.tuple(n(), n(), n(), n(), n(), n());
+
+export type Weights = Partial<Record<OpKind, number>>;
+
+/** Handles and choices that outlive a single step. */
+export class Interpreter {
+  private domainCount = 0;
+  /** Every handle ever allocated, live or freed, in order. */
+  readonly handles: Handle[] = [];
+
+  constructor(
+    private readonly model: ReferenceModel,
+    private readonly weights: readonly [OpKind, number][],
+    private readonly caps: Capabilities,
+  ) {}
+
+  private kindOf(r: number): OpKind {
+    const total = this.weights.reduce((s, [, w]) => s + w, 0);
+    let x = r % total;
+    for (const [k, w] of this.weights) {
+      if (x < w) return k;
+      x -= w;
+    }
+    return this.weights[0]![0];
+  }
+
+  private devices(): string[] {
+    return [...this.model.devices.keys()];
+  }
+
+  private live(): DomainState[] {
+    return [...this.model.domains.values()];
+  }
+
+  /** A domain for the op: usually a live one of a fitting kind, sometimes freed or unfit. */
+  private pickDomain(r: number, want: (d: DomainState) => boolean): Handle | null {
+    const fitting = this.live().filter(want);
+    const mode = r % 16;
+    if (mode === 15 && this.model.freed.size > 0) return [...this.model.freed][(r >> 4) % this.model.freed.size]!;
+    if (mode >= 12 && this.live().length > 0) return this.live()[(r >> 4) % this.live().length]!.handle;
+    if (fitting.length === 0) return null;
+    return fitting[(r >> 4) % fitting.length]!.handle;
+  }
+
+  private mappingAt(d: DomainState, r: number): Mapping | undefined {
+    const table = d.mappings;
+    if (!table || table.size === 0) return undefined;
+    let i = r % table.size;
+    for (const m of table.all()) if (i-- === 0) return m;
+    return undefined;
+  }
+
+  next(step: RawStep): Op {
+    const [k, a, b, c, d, e] = step;
+    const kind = this.kindOf(k);
+    switch (kind) {
+      case 'domain_alloc':
+        return this.alloc(a, b, c);
+      case 'domain_free': {
+        const h = this.pickDomain(a, () => true);
+        return h ? { op: 'domain_free', domain: h } : this.alloc(a, b, c);
+      }
+      case 'attach': {
+        const h = this.pickDomain(a, (x) => x.type !== 'sva' || a % 8 === 0);
+        return h ? { op: 'attach', dev: this.dev(b), domain: h } : this.alloc(a, b, c);
+      }
+      case 'detach': {
+        const dev = this.dev(b);
+        const cur = this.model.currentDomain(dev);
+        const h = cur && a % 4 !== 3 ? cur.handle : this.pickDomain(a, () => true);
+        return h ? { op: 'detach', dev, domain: h } : this.alloc(a, b, c);
+      }
+      case 'attach_pasid': {
+        const h = this.pickDomain(a, (x) => x.type === 'paging' || x.type === 'dma');
+        return h ? { op: 'attach_pasid', dev: this.dev(b), domain: h, pasid: this.pasid(c) } : this.alloc(a, b, c);
+      }
+      case 'detach_pasid':
+        return { op: 'detach_pasid', dev: this.dev(b), pasid: this.pasid(c) };
+      case 'map':
+        return this.map(a, b, c, d, e);
+      case 'unmap':
+        return this.unmap(a, b, c, d);
+      case 'iova_to_phys': {
+        const h = this.pickDomain(a, (x) => x.mappings !== null);
+        if (!h) return this.alloc(a, b, c);
+        return { op: 'iova_to_phys', domain: h, iova: this.probeAddress(h, b, c) };
+      }
+      case 'dma': {
+        const dev = this.dev(a);
+        const cur = this.model.currentDomain(dev);
+        const iova = cur ? this.probeAddress(cur.handle, b, c) : BigInt(b) << 12n;
+        return { op: 'dma', dev, iova, access: d % 2 === 0 ? 'r' : 'w' };
+      }
+      default:
+        throw new Error(`no generator for ${kind}`);
+    }
+  }
+
+  private dev(r: number): string {
+    const devs = this.devices();
+    return devs[r % devs.length]!;
+  }
+
+  private pasid(r: number): number {
+    // 0 and the edges of the device's range are where the rules live.
+    const choices = [1, 2, 0, 15, 16, 1023, 1024, 5];
+    return choices[r % choices.length]!;
+  }
+
+  private alloc(a: number, b: number, c: number): Op {
+    const dev = this.dev(b);
+    const iommu = this.model.devices.get(dev)!.group.iommu;
+    const types: DomainType[] = ['paging', 'dma', 'identity', 'blocked', 'sva', 'nested', 'dma_fq'];
+    // Mostly paging domains, since most rules live there.
+    const type = a % 4 !== 3 ? (a % 8 === 5 ? 'dma' : 'paging') : types[(a >> 2) % types.length]!;
+    const domain = `d${++this.domainCount}`;
+    this.handles.push(domain);
+    const op: Op = { op: 'domain_alloc', domain, type, dev };
+    if (type === 'nested') {
+      const parent = this.live().find((x) => x.type === 'paging');
+      if (parent) op.parent = parent.handle;
+    }
+    if ((type === 'paging' || type === 'dma') && c % 4 === 1) {
+      // Ask for a subset (sometimes an impossible one) of the IOMMU's sizes.
+      const sizes = pageSizes(iommu.pgsizes);
+      op.pgsizes = c % 16 === 13 ? 1n << 13n : sizes.filter((_, i) => ((c >> 2) >> i) & 1 || i === 0).reduce((x, y) => x | y, 0n);
+    }
+    return op;
+  }
+
+  private map(a: number, b: number, c: number, d: number, e: number): Op {
+    const h = this.pickDomain(a, (x) => x.mappings !== null);
+    if (!h) return this.alloc(a, b, c);
+    const dom = this.model.domain(h);
+    const bitmap = dom?.pgsizes ?? (1n << 12n);
+    const size = this.size(bitmap, b, c);
+    const iova = this.iova(dom, bitmap, size, d);
+    const paddr = this.paddr(dom, bitmap, iova, size, e);
+    const prots = [PROT.READ | PROT.WRITE, PROT.READ, PROT.WRITE, PROT.READ | PROT.WRITE | PROT.CACHE, 0, PROT.READ | PROT.NOEXEC];
+    return { op: 'map', domain: h, iova, paddr, size, prot: prots[(c >> 8) % prots.length]! };
+  }
+
+  private size(bitmap: bigint, b: number, c: number): bigint {
+    const sizes = pageSizes(bitmap).filter((s) => s <= 1n << 30n);
+    const min = minPageSize(bitmap);
+    const s = sizes[b % sizes.length] ?? min;
+    const count = BigInt(1 + ((b >> 4) % 3));
+    switch (c % 10) {
+      case 0: case 1: return s;
+      case 2: return s * count;
+      case 3: return s + min; // the 2M+4K shape that needs two page sizes
+      case 4: return min * BigInt(1 + ((c >> 4) % 5));
+      case 5: return c % 20 === 5 ? 0n : s;
+      case 6: return min > 1n && c % 20 === 6 ? s + min / 2n : s; // misaligned
+      case 7: return s > min ? s - min : s;
+      case 8: return s * count + min * BigInt((c >> 4) % 3);
+      default: return min;
+    }
+  }
+
+  private iova(dom: DomainState | undefined, bitmap: bigint, size: bigint, d: number): bigint {
+    const ias = BigInt(dom?.ias ?? 48);
+    const top = 1n << ias;
+    const min = minPageSize(bitmap);
+    const big = pageSizes(bitmap).filter((s) => s <= 1n << 30n).pop() ?? min;
+    const m = dom ? this.mappingAt(dom, d >> 4) : undefined;
+    const k = BigInt((d >> 4) % 4);
+    switch (d % 13) {
+      case 0: return 0n;
+      case 1: case 2: return m ? m.iova : big * k; // collide with an existing mapping
+      case 3: return m ? endOf(m) : big; // right after one
+      case 4: return m && m.iova >= size ? m.iova - size : 0n; // right before one
+      case 5: return m ? m.iova + min * BigInt((d >> 6) % Number(m.size / min > 8n ? 8n : m.size / min)) : min;
+      case 6: return top >= size ? top - size : 0n; // the last pages of the input space
+      case 7: return top; // first address beyond it
+      case 8: return U64_LIMIT - (size === 0n ? min : size); // the top of 64 bits: wraps unless IAS is 64
+      case 9: return min > 1n ? big * k + min / 2n : big; // misaligned
+      case 10: return alignDown(BigInt(d) * 0x9e3779b97n % top, min); // anywhere
+      default: return big * k + min * BigInt(d >> 8); // page-size multiples
+    }
+  }
+
+  private paddr(dom: DomainState | undefined, bitmap: bigint, iova: bigint, size: bigint, e: number): bigint {
+    const oas = BigInt(dom?.oas ?? 48);
+    const top = 1n << oas;
+    const min = minPageSize(bitmap);
+    const big = pageSizes(bitmap).filter((s) => s <= 1n << 30n).pop() ?? min;
+    switch (e % 9) {
+      case 0: case 1: return (0x80000000n + (iova % big)) % top; // co-aligned with iova: large leaves fit
+      case 2: return iova % top;
+      case 3: return 0n;
+      case 4: return top >= size ? top - size : 0n;
+      case 5: return top; // beyond the output space
+      case 6: return alignDown(0x40000000n + BigInt(e) * min, min) % top; // co-aligned only to small pages
+      case 7: return min > 1n ? 0x80000000n + min / 2n : 0n;
+      default: return 0x100000000n + BigInt(e >> 4) * big;
+    }
+  }
+
+  private unmap(a: number, b: number, c: number, d: number): Op {
+    const h = this.pickDomain(a, (x) => x.mappings !== null && x.mappings.size > 0) ?? this.pickDomain(a, (x) => x.mappings !== null);
+    if (!h) return this.alloc(a, b, c);
+    const dom = this.model.domain(h);
+    const bitmap = dom?.pgsizes ?? (1n << 12n);
+    const min = minPageSize(bitmap);
+    const m = dom ? this.mappingAt(dom, b) : undefined;
+    const at = (iova: bigint, size: bigint): Op => ({ op: 'unmap', domain: h, iova, size });
+    if (!m || c % 11 === 10) {
+      const size = this.size(bitmap, b, d);
+      return at(this.iova(dom, bitmap, size, d >> 2), size);
+    }
+    switch (c % 11) {
+      case 0: case 1: case 2: return at(m.iova, m.size); // symmetric
+      case 3: { // aggregate contiguous neighbours
+        let end = endOf(m);
+        for (let next = dom!.mappings!.containing(end); next && (c >> 4) % 3 > 0; next = dom!.mappings!.containing(end)) end = endOf(next);
+        return at(m.iova, end - m.iova);
+      }
+      case 4: return at(m.iova, min); // first page: splits a large leaf
+      case 5: return at(endOf(m) - min, min); // last page
+      case 6: return at(m.iova + min, m.size > min ? m.size - min : min); // starts inside
+      case 7: return at(m.iova >= min ? m.iova - min : m.iova, m.size + 2n * min); // spills into holes
+      case 8: return at(m.iova, 0n);
+      default: return min > 1n ? at(m.iova + min / 2n, m.size) : at(U64_LIMIT - min, 2n * min);
+    }
+  }
+
+  /** An address worth looking at in a domain: mapping edges and their neighbours. */
+  probeAddress(h: Handle, b: number, c: number): bigint {
+    const dom = this.model.domain(h);
+    const m = dom ? this.mappingAt(dom, b) : undefined;
+    if (!m) return BigInt(b) << 12n;
+    const points = [m.iova, endOf(m) - 1n, m.iova - 1n, endOf(m)];
+    const p = points[c % points.length]!;
+    return p < 0n ? 0n : p >= U64_LIMIT ? U64_LIMIT - 1n : p;
+  }
+
+  hasCapability(name: keyof Capabilities): boolean {
+    return this.caps[name] === true;
+  }
+}
