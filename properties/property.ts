@@ -64,7 +64,8 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
   const findings: Finding[] = [];
   const quality = new Map<string, Violation>();
   const topoArb = ctx.topologies === 'any' ? topologyArb : fc.constantFrom(...ctx.topologies);
-  const stepsArb = fc.array(rawStepArb, { minLength: 1, maxLength: opts.maxSteps });
+  // size 'max': the default size would keep sequences near 5 steps whatever maxSteps says.
+  const stepsArb = fc.array(rawStepArb, { minLength: 1, maxLength: opts.maxSteps, size: 'max' });
   let runsLeft = opts.runs;
   let totalRuns = 0;
 

@@ -10,3 +10,4 @@ export * from './results.ts';
 export * from './adapter.ts';
 export * from './rules/types.ts';
 export * from './rules/index.ts';
+export * from './rules/markdown.ts';

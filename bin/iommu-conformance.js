@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// Entry point. The suite is TypeScript; tsx loads it (and users' .ts adapter modules) directly,
+// so a fresh clone needs `npm ci` and nothing else.
+import { register } from 'tsx/esm/api';
+
+register();
+// `… | head` closes the pipe early; that is not an error worth a stack trace.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+const { main } = await import('../runner/cli.ts');
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  // Anything that reaches here is a bug in the suite itself, not bad input: say so in one line.
+  console.error(`iommu-conformance: internal error: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 3;
+}

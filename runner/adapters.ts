@@ -1,0 +1,54 @@
+// Where adapters come from: bundled ones by name (`builtin:reference`), or a user's module by
+// path, whose default export is a factory. Anything else is a configuration error.
+
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Adapter, ConfigError } from '../spec/index.ts';
+import { ReferenceAdapter } from '../impl/reference/adapter.ts';
+
+export interface AdapterOptions {
+  profile?: string;
+  policies?: Record<string, string>;
+}
+
+export interface BuiltinAdapter {
+  name: string;
+  summary: string;
+  create(opts: AdapterOptions): Adapter;
+}
+
+export const BUILTINS: readonly BuiltinAdapter[] = [
+  {
+    name: 'reference',
+    summary: 'the reference model itself, playing the canonical outcome under the given profile and --policy values',
+    create: (opts) => new ReferenceAdapter({ profile: opts.profile, policies: opts.policies }),
+  },
+];
+
+function isAdapter(x: unknown): x is Adapter {
+  const a = x as Record<string, unknown> | null;
+  return !!a && typeof a.hello === 'function' && typeof a.reset === 'function' && typeof a.exec === 'function';
+}
+
+export async function loadAdapter(spec: string, opts: AdapterOptions): Promise<Adapter> {
+  if (spec.startsWith('builtin:')) {
+    const name = spec.slice('builtin:'.length);
+    const b = BUILTINS.find((x) => x.name === name);
+    if (!b) throw new ConfigError(`unknown builtin adapter '${name}' (see: iommu-conformance adapters)`);
+    return b.create(opts);
+  }
+  const path = resolve(spec);
+  if (!existsSync(path)) throw new ConfigError(`adapter module not found: ${spec}`);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError(`cannot load adapter module ${spec}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const factory = mod.default ?? mod.createAdapter;
+  if (typeof factory !== 'function') throw new ConfigError(`${spec} is not an adapter module: its default export must be a factory function returning an adapter`);
+  const adapter: unknown = await (factory as (o: AdapterOptions) => unknown)(opts);
+  if (!isAdapter(adapter)) throw new ConfigError(`${spec}: the factory did not return an adapter (an object with hello, reset and exec)`);
+  return adapter;
+}

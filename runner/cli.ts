@@ -1,0 +1,119 @@
+// The command line: `run`, `rules`, `adapters`. Bad input gets one line on stderr and exit 2;
+// a run exits 1 on any finding or coverage-gate failure, 0 when everything passes.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, RULES, rulesMarkdown } from '../spec/index.ts';
+import { BUILTINS, loadAdapter } from './adapters.ts';
+import { reportMarkdown } from './report-md.ts';
+import { type FamilyLine, SUITE_VERSION, runSuite } from './suite.ts';
+
+const int = (what: string, min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${what} must be an integer >= ${min}`);
+  return n;
+};
+
+function policyPair(v: string, acc: Record<string, string>): Record<string, string> {
+  const m = /^([a-z_]+)=(.+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError(`expected key=value, got '${v}'`);
+  return { ...acc, [m[1]!]: m[2]! };
+}
+
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+function printFamilyHeader(): void {
+  console.log(`${'family'.padEnd(22)} ${'seqs'.padStart(6)} ${'ops'.padStart(9)} ${'ms'.padStart(7)}  PASS FAIL N/S  QW  ERR UNCHK`);
+}
+
+function printFamily(f: FamilyLine): void {
+  const c = f.counts;
+  console.log(`${f.id.padEnd(22)} ${String(f.runs).padStart(6)} ${String(f.ops).padStart(9)} ${String(f.ms).padStart(7)}  ${[c.PASS, c.FAIL, c.NOT_SUPPORTED, c.QUALITY_WARNING, c.ADAPTER_ERROR, c.UNCHECKED].map((n) => String(n).padStart(4)).join(' ')}`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('iommu-conformance')
+    .description('Property-based conformance suite for IOMMU models')
+    .version(SUITE_VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} });
+
+  program
+    .command('run')
+    .description('check an adapter against every rule; writes latest.json and latest.md')
+    .requiredOption('--adapter <spec>', 'builtin:<name> or a path to an adapter module')
+    .option('--profile <name>', 'profile for builtin adapters (linux)')
+    .option('--policy <key=value>', 'policy for builtin adapters (repeatable)', policyPair, {})
+    .option('--family <ids>', 'only these property families (comma-separated)', list)
+    .option('--seed <n>', 'seed for every family', int('--seed', 0), 20261121)
+    .option('--runs <n>', 'sequences per family (the default budget is about a minute)', int('--runs', 1), 20000)
+    .option('--max-steps <n>', 'longest sequence, in generated steps', int('--max-steps', 1), 60)
+    .option('--path <path>', 'replay one case (fast-check path from a finding)')
+    .option('--ignore <rules>', 'rules set aside (a replay passes the finding\'s)', list)
+    .option('--min-ops <n>', 'coverage gate: generated ops per op kind and family', int('--min-ops', 0), 20)
+    .option('--report-dir <dir>', 'where latest.json and latest.md go', 'reports')
+    .addOption(new Option('--quiet', 'no per-family table'))
+    .action(async (o) => {
+      const adapter = await loadAdapter(o.adapter, { profile: o.profile, policies: o.policy });
+      if (!o.quiet) printFamilyHeader();
+      const report = await runSuite(adapter, {
+        adapterSpec: o.adapter, seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, families: o.family, path: o.path,
+        ignore: o.ignore, minOpsPerKind: o.path ? 0 : o.minOps, maxSkipRate: 0.2,
+        onFamily: o.quiet ? undefined : printFamily,
+      });
+      await adapter.close?.();
+      mkdirSync(o.reportDir, { recursive: true });
+      const json = JSON.stringify(report, null, 2) + '\n';
+      writeFileSync(join(o.reportDir, 'latest.json'), json);
+      writeFileSync(join(o.reportDir, 'latest.md'), reportMarkdown(report));
+      const s = report.summary;
+      console.log(`\n${report.adapter.name} ${report.adapter.version}: ${s.PASS} PASS, ${s.FAIL} FAIL, ${s.ADAPTER_ERROR} ADAPTER_ERROR, ${s.QUALITY_WARNING} QUALITY_WARNING, ${s.NOT_SUPPORTED} NOT_SUPPORTED, ${s.UNCHECKED} UNCHECKED`);
+      for (const f of report.findings) {
+        console.log(`\n${f.status} ${f.rule} (${f.family})\n  ${f.trace.join('\n  ')}\n  expected: ${f.expected.join(' | ')}\n  observed: ${f.observed}\n  replay: ${f.replay}`);
+      }
+      if (!report.gate.ok) console.log(`\ncoverage gate failed:\n  ${report.gate.problems.join('\n  ')}`);
+      console.log(`\nreport: ${join(o.reportDir, 'latest.md')}`);
+      process.exitCode = s.exitCode;
+    });
+
+  program
+    .command('rules')
+    .description('print the rule catalogue')
+    .option('--json', 'as JSON: [{id, family, level, title, statement, sources, policies, capabilities}]')
+    .option('--markdown', 'as the generated Markdown rule list')
+    .action((o) => {
+      if (o.json) console.log(JSON.stringify(RULES, null, 2));
+      else if (o.markdown) process.stdout.write(rulesMarkdown(RULES));
+      else for (const r of RULES) console.log(`${r.id.padEnd(20)} ${r.level.padEnd(7)} ${r.title}`);
+    });
+
+  program
+    .command('adapters')
+    .description('list the bundled adapters')
+    .option('--json', 'as JSON')
+    .action((o) => {
+      const rows = BUILTINS.map((b) => ({ name: `builtin:${b.name}`, summary: b.summary }));
+      if (o.json) console.log(JSON.stringify(rows, null, 2));
+      else for (const r of rows) console.log(`${r.name.padEnd(28)} ${r.summary}`);
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help, --version
+      console.error(`iommu-conformance: ${e.message.replace(/^error: /, '')}`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      console.error(`iommu-conformance: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,232 @@
+// Runs every property family against one adapter and turns the results into a report: a
+// status per rule, every finding with its minimal trace and replay line, coverage, and the
+// coverage gate.
+
+import { createRequire } from 'node:module';
+import {
+  type Adapter, type AdapterInfo, type Capabilities, ConfigError, FAILING, type Op, type Outcome, type Rule, RULES, type Status,
+  type Topology, encodeOp, encodeOutcome, formatCall, formatOp, resolvePolicies, validateTopology, worst,
+} from '../spec/index.ts';
+import { Coverage, type CoverageReport } from '../properties/coverage.ts';
+import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
+import { type Finding, runFamily } from '../properties/property.ts';
+import type { TraceEntry, Violation } from '../properties/checker.ts';
+
+export const SUITE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+export const REPORT_SCHEMA = 1;
+
+export interface SuiteOptions {
+  adapterSpec: string;
+  seed: number;
+  runs: number;
+  maxSteps: number;
+  families?: readonly string[];
+  path?: string;
+  ignore?: readonly string[];
+  /** Minimum generated ops per op kind a family draws (the coverage gate). */
+  minOpsPerKind: number;
+  /** Highest tolerated share of skipped steps. */
+  maxSkipRate: number;
+  onFamily?: (f: FamilyLine) => void;
+}
+
+export interface FamilyLine {
+  id: string;
+  title: string;
+  runs: number;
+  ms: number;
+  ops: number;
+  counts: Record<Status, number>;
+}
+
+export interface ReportFinding {
+  rule: string;
+  title: string;
+  status: Status;
+  family: string;
+  op: string | null;
+  expected: string[];
+  observed: string;
+  message?: string;
+  /** The minimal trace as readable calls; probes that agreed are left out. */
+  trace: string[];
+  /** The complete trace, replayable as data. */
+  ops: { op: Record<string, unknown>; outcome: Record<string, unknown>; probe: boolean }[];
+  seed: number;
+  path: string;
+  ignored: string[];
+  runsToFailure: number;
+  shrinks: number;
+  topology: unknown;
+  replay: string;
+}
+
+export interface Report {
+  schema: number;
+  suiteVersion: string;
+  startedAt: string;
+  durationMs: number;
+  adapter: { name: string; version: string; profile: string; policies: Record<string, string>; capabilities: Capabilities; spec: string };
+  budget: { seed: number; runs: number; maxSteps: number };
+  rules: { id: string; family: string; level: string; title: string; status: Status; checks: number; reason?: string }[];
+  families: FamilyLine[];
+  findings: ReportFinding[];
+  quality: ReportFinding[];
+  coverage: CoverageReport & { skipRate: number };
+  gate: { ok: boolean; problems: string[] };
+  summary: Record<Status, number> & { exitCode: number };
+}
+
+const emptyCounts = (): Record<Status, number> => ({ PASS: 0, FAIL: 0, NOT_SUPPORTED: 0, QUALITY_WARNING: 0, ADAPTER_ERROR: 0, TIMEOUT: 0, CRASH: 0, INTERRUPTED: 0, UNCHECKED: 0 });
+
+function readableTrace(trace: readonly TraceEntry[]): string[] {
+  const out: string[] = [];
+  let skipped = 0;
+  trace.forEach((e, i) => {
+    const last = i === trace.length - 1;
+    if (e.probe && !last) {
+      skipped++;
+      return;
+    }
+    out.push(formatCall(e.op, e.outcome));
+  });
+  if (skipped > 0) out.push(`(${skipped} agreeing probe${skipped === 1 ? '' : 's'} not shown)`);
+  return out;
+}
+
+function replayLine(opts: SuiteOptions, f: Finding): string {
+  const ign = f.ignored.length > 0 ? ` --ignore ${f.ignored.join(',')}` : '';
+  return `npx iommu-conformance run --adapter ${opts.adapterSpec} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${ign}`;
+}
+
+function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, status: Status): ReportFinding {
+  const rule = RULES.find((r) => r.id === v.rule);
+  return {
+    rule: v.rule,
+    title: rule?.title ?? v.rule,
+    status,
+    family: v.family ?? '',
+    op: v.op ? formatOp(v.op) : null,
+    expected: v.expected,
+    observed: v.observed,
+    message: v.message,
+    trace: readableTrace(v.trace),
+    ops: v.trace.map((e) => ({ op: encodeOp(e.op), outcome: encodeOutcome(e.op, e.outcome as Outcome), probe: e.probe })),
+    seed: v.seed ?? opts.seed,
+    path: v.path ?? '',
+    ignored: v.ignored ?? [],
+    runsToFailure: v.runsToFailure ?? 0,
+    shrinks: v.shrinks ?? 0,
+    topology: v.topology ? JSON.parse(JSON.stringify(v.topology, (_k, x) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x))) : null,
+    replay: v.seed !== undefined ? replayLine(opts, v as Finding) : '',
+  };
+}
+
+/** Rules a run cannot judge for this adapter, with the reason. */
+function notSupported(rule: Rule, caps: Capabilities, inProcess: boolean): string | null {
+  const missing = rule.capabilities.filter((c) => !caps[c]);
+  if (missing.length > 0) return `capability ${missing.join(', ')} not declared`;
+  if (inProcess && (rule.id === 'ADAPTER-CRASH' || rule.id === 'ADAPTER-TIMEOUT')) return 'in-process adapter: no process to crash or time out';
+  return null;
+}
+
+/** Rules this foundation checks; later families join as their ops are modelled. */
+const IN_SCOPE = new Set(['map', 'unmap', 'xlate', 'domain', 'attach', 'adapter']);
+
+export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Report> {
+  const started = Date.now();
+  const info: AdapterInfo = await adapter.hello();
+  if (!info || typeof info.name !== 'string') throw new ConfigError(`${opts.adapterSpec}: hello() did not return {name, version, profile, …}`);
+  const policies = resolvePolicies(info.profile ?? 'linux', info.policies ?? {});
+  const capabilities = info.capabilities ?? {};
+  const topologies: 'any' | Topology[] = info.topologies ?? 'any';
+  if (topologies !== 'any') {
+    for (const t of topologies) {
+      const problems = validateTopology(t);
+      if (problems.length > 0) throw new ConfigError(`${opts.adapterSpec}: declared topology is invalid: ${problems[0]}`);
+    }
+  }
+  const families: PropertyFamily[] = opts.families?.length
+    ? opts.families.map((id) => {
+      const f = FAMILIES_OF_PROPERTIES.find((x) => x.id === id);
+      if (!f) throw new ConfigError(`unknown family '${id}' (known: ${FAMILIES_OF_PROPERTIES.map((x) => x.id).join(', ')})`);
+      return f;
+    })
+    : [...FAMILIES_OF_PROPERTIES];
+
+  const coverage = new Coverage();
+  const findings: ReportFinding[] = [];
+  const quality: ReportFinding[] = [];
+  const familyLines: FamilyLine[] = [];
+  const gateProblems: string[] = [];
+  // A rule broken in one family is set aside in the next: one finding per rule, and the
+  // budget goes to finding other bugs.
+  const found = new Set(opts.ignore ?? []);
+  for (const fam of families) {
+    const r = await runFamily({ adapter, policies, capabilities, topologies }, fam, {
+      seed: opts.seed, runs: opts.runs, maxSteps: opts.maxSteps, path: opts.path, ignore: [...found],
+    });
+    for (const f of r.findings) found.add(f.rule);
+    coverage.merge(r.coverage);
+    for (const f of r.findings) findings.push(toReportFinding(f, opts, f.status));
+    for (const q of r.quality) if (!quality.some((x) => x.rule === q.rule)) quality.push(toReportFinding({ ...q, family: fam.id }, opts, 'QUALITY_WARNING'));
+    const counts = emptyCounts();
+    for (const id of fam.rules) {
+      const bad = r.findings.find((f) => f.rule === id);
+      counts[bad ? bad.status : r.quality.some((q) => q.rule === id) ? 'QUALITY_WARNING' : 'PASS']++;
+    }
+    const ops = [...r.coverage.ops.values()].reduce((s, o) => s + o.total, 0);
+    const line = { id: fam.id, title: fam.title, runs: r.runs, ms: r.ms, ops, counts };
+    familyLines.push(line);
+    opts.onFamily?.(line);
+    if (opts.path === undefined && r.findings.length === 0) {
+      for (const [kind, w] of Object.entries(fam.weights)) {
+        if (!w) continue;
+        const drawn = r.coverage.drawn(kind as Op['op']);
+        if (drawn < opts.minOpsPerKind) gateProblems.push(`${fam.id}: ${kind} drawn ${drawn} times (< ${opts.minOpsPerKind})`);
+      }
+      if (r.coverage.skipRate > opts.maxSkipRate) gateProblems.push(`${fam.id}: ${(r.coverage.skipRate * 100).toFixed(1)}% of drawn steps skipped (> ${opts.maxSkipRate * 100}%)`);
+    }
+  }
+
+  const inProcess = !opts.adapterSpec.startsWith('cmd:');
+  const rules: Report['rules'] = RULES.filter((r) => IN_SCOPE.has(r.family)).map((rule) => {
+    let status: Status = 'PASS';
+    let reason: string | undefined;
+    for (const f of findings) if (f.rule === rule.id) status = worst(status, f.status);
+    if (status === 'PASS' && quality.some((q) => q.rule === rule.id)) status = 'QUALITY_WARNING';
+    const checks = coverage.rules.get(rule.id) ?? (rule.id === 'ADAPTER-REPLY' ? coverage.steps : 0);
+    if (status === 'PASS') {
+      const ns = notSupported(rule, capabilities, inProcess);
+      if (ns) {
+        status = 'NOT_SUPPORTED';
+        reason = ns;
+      } else if (checks === 0 && opts.path === undefined && findings.length === 0) {
+        status = 'UNCHECKED';
+        reason = 'no generated case exercised it';
+        gateProblems.push(`${rule.id}: never exercised`);
+      }
+    }
+    return { id: rule.id, family: rule.family, level: rule.level, title: rule.title, status, checks, ...(reason ? { reason } : {}) };
+  });
+
+  const summary = { ...emptyCounts(), exitCode: 0 };
+  for (const r of rules) summary[r.status]++;
+  const failed = rules.some((r) => FAILING.has(r.status));
+  summary.exitCode = failed || gateProblems.length > 0 ? 1 : 0;
+  return {
+    schema: REPORT_SCHEMA,
+    suiteVersion: SUITE_VERSION,
+    startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    adapter: { name: info.name, version: info.version, profile: info.profile ?? 'linux', policies: { ...policies }, capabilities, spec: opts.adapterSpec },
+    budget: { seed: opts.seed, runs: opts.runs, maxSteps: opts.maxSteps },
+    rules,
+    families: familyLines,
+    findings,
+    quality,
+    coverage: { ...coverage.toJSON(), skipRate: coverage.skipRate },
+    gate: { ok: gateProblems.length === 0, problems: gateProblems },
+    summary,
+  };
+}
