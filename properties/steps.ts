@@ -191,7 +191,7 @@ export class Interpreter {
       case 5: return m ? m.iova + min * BigInt((d >> 6) % Number(m.size / min > 8n ? 8n : m.size / min)) : min;
       case 6: return top >= size ? top - size : 0n; // the last pages of the input space
       case 7: return top; // first address beyond it
-      case 8: return U64_LIMIT - (size === 0n ? min : size); // the top of 64 bits: wraps unless IAS is 64
+      case 8: return U64_LIMIT - min; // the last page of 64 bits: anything longer wraps
       case 9: return min > 1n ? big * k + min / 2n : big; // misaligned
       case 10: return alignDown(BigInt(d) * 0x9e3779b97n % top, min); // anywhere
       default: return big * k + min * BigInt(d >> 8); // page-size multiples

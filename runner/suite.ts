@@ -203,8 +203,9 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
         reason = ns;
       } else if (checks === 0 && opts.path === undefined && findings.length === 0) {
         status = 'UNCHECKED';
+        // Not a gate failure: a fixed topology can make a rule unreachable (one IOMMU cannot
+        // be incompatible with itself). It is shown, never counted as a pass.
         reason = 'no generated case exercised it';
-        gateProblems.push(`${rule.id}: never exercised`);
       }
     }
     return { id: rule.id, family: rule.family, level: rule.level, title: rule.title, status, checks, ...(reason ? { reason } : {}) };
