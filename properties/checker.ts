@@ -66,7 +66,7 @@ function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: TraceEn
     cov.op(op, outcome, probe);
     const j = model.judge(op, outcome);
     if (!j.ok) {
-      const rule = blame ?? j.rule;
+      const rule = j.rule === 'XLATE-PERM' ? j.rule : (blame ?? j.rule);
       if (cfg.ignore.has(rule)) return 'stop';
       return { rule, status: 'FAIL', op, expected: j.expected, observed: j.observed, trace };
     }
@@ -84,7 +84,7 @@ function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: TraceEn
     if ('rule' in r) return { violation: r, quality, ops: trace.length };
     if (!OP_FIELDS[op.op].mutates) continue;
     for (const p of probesAfter(op, trace[trace.length - 1]!.outcome, model, cfg.capabilities)) {
-      const pr = yield* one(p.op, true, r.post);
+      const pr = yield* one(p.op, true, p.credit === 'ISOLATION' ? 'ISOLATION' : r.post);
       if (pr === 'stop') return { violation: null, quality, ops: trace.length };
       if ('rule' in pr) return { violation: pr, quality, ops: trace.length };
       if (p.credit) cov.credit([p.credit]);

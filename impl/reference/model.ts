@@ -222,7 +222,7 @@ export class ReferenceModel {
     const last = d.groups.size === 1 && d.pasidUses === 0;
     const lifetime = this.policies.domain_lifetime === 'last-detach' && last;
     return [okExpect(op, {}, last ? ['ATT-DETACH', 'DOM-LIFETIME'] : ['ATT-DETACH'], {
-      post: last ? 'DOM-LIFETIME' : 'ATT-DETACH',
+      post: 'ATT-DETACH',
       apply: () => {
         g.current = null;
         d.groups.delete(g);
@@ -387,7 +387,7 @@ export class ReferenceModel {
     const g = dev.group;
     const optionalFields = this.capabilities.dma_phys === false ? new Set(['phys']) : undefined;
     const fault = (rule: string) => errExpect(['FAULT'], [rule], { blame: (o) => this.blameLeak(op, o, rule) });
-    const pass = (phys: bigint, rule: string) => okExpect(op, { phys }, [rule], { optionalFields });
+    const pass = (phys: bigint, rule: string) => okExpect(op, { phys }, [rule], { optionalFields, blame: (o) => this.blameLeak(op, o, rule) });
 
     if (op.pasidOf !== undefined) throw new UnmodelledOpError('dma through an implementation-chosen PASID needs the PASID model');
     if (op.pasid !== undefined) {
@@ -423,7 +423,7 @@ export class ReferenceModel {
     if (phys === undefined) return rule;
     for (const d of this.domains.values()) {
       const m = d.mappings?.containing(op.iova);
-      if (m && m.paddr + (op.iova - m.iova) === phys && this.currentDomain(op.dev) !== d) return 'ISOLATION';
+      if (m && m.paddr + (op.iova - m.iova) === phys && (op.pasid === undefined ? this.currentDomain(op.dev) : this.devices.get(op.dev)!.group.pasids.get(op.pasid)) !== d) return 'ISOLATION';
     }
     return rule;
   }
