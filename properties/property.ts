@@ -83,7 +83,8 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         coverage.sequences++;
         for (const q of r.quality) if (!quality.has(q.rule)) quality.set(q.rule, q);
       }
-      if (!r.violation) return true;
+      // A rule already reported is set aside whatever produced it (a throw ends up here too).
+      if (!r.violation || ignore.has(r.violation.rule)) return true;
       if (target === null) target = r.violation.rule;
       return r.violation.rule !== target;
     };

@@ -16,7 +16,7 @@ export function hex(v: bigint): string {
 /** Parses a wire value. Accepts `0x…` hex only: decimal on the wire is a protocol breach. */
 export function parseHex(s: unknown, what = 'value'): bigint {
   if (typeof s !== 'string' || !/^0x[0-9a-fA-F]{1,16}$/.test(s)) {
-    throw new RangeError(`${what} must be a hex string "0x…" of at most 64 bits, got ${JSON.stringify(s)}`);
+    throw new RangeError(`${what} must be a hex string "0x…" of at most 64 bits, got ${typeof s === 'bigint' ? `${s}n` : JSON.stringify(s)}`);
   }
   return BigInt(s);
 }
