@@ -11,8 +11,9 @@ import {
   formatCall, isFailure, isThenable, outcomeShapeProblem, OP_FIELDS,
 } from '../spec/index.ts';
 import { ReferenceModel } from '../impl/reference/model.ts';
+import type { DomainState } from '../impl/reference/state.ts';
 import { Coverage } from './coverage.ts';
-import { Interpreter, type RawStep, type Weights } from './steps.ts';
+import { type Bias, Interpreter, type RawStep, type Weights } from './steps.ts';
 
 export interface TraceEntry {
   op: Op;
@@ -36,6 +37,8 @@ export interface SequenceResult {
   violation: Violation | null;
   quality: Violation[];
   ops: number;
+  /** An injected allocation failure was observed (fail_nth sweeps stop when none is). */
+  fired: boolean;
 }
 
 export interface CheckerConfig {
@@ -43,6 +46,9 @@ export interface CheckerConfig {
   policies: Policies;
   capabilities: Capabilities;
   weights: Weights;
+  bias?: Bias;
+  /** Arm fault injection before the first step: the n-th allocation fails. */
+  failNth?: number;
   /** Rules already reported this run: a sequence that breaks only these ends quietly. */
   ignore: ReadonlySet<string>;
   coverage: Coverage;
@@ -53,9 +59,10 @@ type Step = Generator<Op, SequenceResult, Outcome>;
 function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: TraceEntry[]): Step {
   const model = new ReferenceModel(cfg.topology, cfg.policies, cfg.capabilities);
   const weights = Object.entries(cfg.weights).filter(([k, w]) => w! > 0 && (OP_FIELDS[k as keyof typeof OP_FIELDS].capability === undefined || cfg.capabilities[OP_FIELDS[k as keyof typeof OP_FIELDS].capability!])) as [Op['op'], number][];
-  const interp = new Interpreter(model, weights, cfg.capabilities);
+  const interp = new Interpreter(model, weights, cfg.capabilities, cfg.bias);
   const quality: Violation[] = [];
   const cov = cfg.coverage;
+  const done = (violation: Violation | null): SequenceResult => ({ violation, quality, ops: trace.length, fired: model.injectionFired });
 
   /** Sends one op and judges it; returns a violation that ends the sequence, or null. */
   function* one(op: Op, probe: boolean, blame?: string): Generator<Op, Violation | 'stop' | { post?: string } , Outcome> {
@@ -69,7 +76,7 @@ function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: TraceEn
     cov.op(op, outcome, probe);
     const j = model.judge(op, outcome);
     if (!j.ok) {
-      const rule = j.rule === 'XLATE-PERM' ? j.rule : (blame ?? j.rule);
+      const rule = j.intrinsic ? j.rule : (blame ?? j.rule);
       if (cfg.ignore.has(rule)) return 'stop';
       return { rule, status: 'FAIL', op, expected: j.expected, observed: j.observed, trace };
     }
@@ -80,60 +87,100 @@ function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: TraceEn
     return { post: j.post };
   }
 
+  if (cfg.failNth !== undefined) {
+    const r = yield* one({ op: 'fail_nth', n: cfg.failNth }, false);
+    if (r === 'stop') return done(null);
+    if ('rule' in r) return done(r);
+  }
   for (const step of steps) {
     const op = interp.next(step);
     const r = yield* one(op, false);
-    if (r === 'stop') return { violation: null, quality, ops: trace.length };
-    if ('rule' in r) return { violation: r, quality, ops: trace.length };
+    if (r === 'stop') return done(null);
+    if ('rule' in r) return done(r);
     if (!OP_FIELDS[op.op].mutates) continue;
     for (const p of probesAfter(op, trace[trace.length - 1]!.outcome, model, cfg.capabilities)) {
-      const pr = yield* one(p.op, true, p.credit === 'ISOLATION' ? 'ISOLATION' : r.post);
-      if (pr === 'stop') return { violation: null, quality, ops: trace.length };
-      if ('rule' in pr) return { violation: pr, quality, ops: trace.length };
+      const pr = yield* one(p.op, true, p.own ? undefined : r.post);
+      if (pr === 'stop') return done(null);
+      if ('rule' in pr) return done(pr);
       if (p.credit) cov.credit([p.credit]);
     }
     // Every look at the state this op left agreed with the reference.
     if (r.post) cov.credit([r.post]);
   }
-  return { violation: null, quality, ops: trace.length };
+  return done(null);
 }
 
 /**
  * What to look at after a mutating op: the edges of the range it touched in the domain, through
  * iova_to_phys and through a device of every group that translates via that domain, plus one
- * device that does not (isolation).
+ * device that does not (isolation); for SVA, the bound devices through the mm's PASID; for
+ * allocators, a find.
  */
 export interface Probe {
   op: Op;
   /** A rule this probe exercises beyond the op's own (credited when it agrees). */
   credit?: string;
+  /** A disagreement names the probe's own rule, not the rule of the op it follows. */
+  own?: boolean;
 }
+
+const edges = (iova: bigint, size: bigint): bigint[] => {
+  const pts = size === 0n ? [iova] : [iova - 1n, iova, iova + size - 1n, iova + size];
+  return [...new Set(pts)].filter((p) => p >= 0n && p < U64_LIMIT);
+};
 
 export function probesAfter(op: Op, outcome: Outcome, model: ReferenceModel, caps: Capabilities): Probe[] {
   const out: Probe[] = [];
-  const strictAfterUnmap = op.op === 'unmap' && !isFailure(outcome) ? 'UNMAP-STRICT' : undefined;
-  const edges = (iova: bigint, size: bigint): bigint[] => {
-    const pts = size === 0n ? [iova] : [iova - 1n, iova, iova + size - 1n, iova + size];
-    return [...new Set(pts)].filter((p) => p >= 0n && p < U64_LIMIT);
+  const failed = isFailure(outcome);
+  const dmaVia = (d: DomainState, points: bigint[], credit?: string) => {
+    const groups = [...d.groups].slice(0, 2);
+    points.forEach((p, i) => {
+      for (const g of groups) out.push({ op: { op: 'dma', dev: g.devices[i % g.devices.length]!.spec.name, iova: p, access: i % 2 === 0 ? 'r' : 'w' }, credit });
+    });
   };
-  const viaDomain = (domain: string, points: bigint[]) => {
+  const viaDomain = (domain: string, points: bigint[], credit?: string) => {
     const d = model.domain(domain);
     if (!d) return;
     if (d.mappings) for (const p of points) out.push({ op: { op: 'iova_to_phys', domain, iova: p } });
-    const groups = [...d.groups].slice(0, 2);
-    points.forEach((p, i) => {
-      for (const g of groups) out.push({ op: { op: 'dma', dev: g.devices[i % g.devices.length]!.spec.name, iova: p, access: i % 2 === 0 ? 'r' : 'w' }, credit: strictAfterUnmap });
-    });
+    dmaVia(d, points, credit);
     const outsider = [...model.devices.values()].find((x) => x.group.current !== d);
-    if (outsider && points.length > 0) out.push({ op: { op: 'dma', dev: outsider.spec.name, iova: points[Math.min(1, points.length - 1)]!, access: 'r' }, credit: 'ISOLATION' });
+    if (outsider && points.length > 0) out.push({ op: { op: 'dma', dev: outsider.spec.name, iova: points[Math.min(1, points.length - 1)]!, access: 'r' }, credit: 'ISOLATION', own: true });
     for (const g of model.groups.values()) {
       for (const [pasid, pd] of g.pasids) if (pd === d && points[1] !== undefined) out.push({ op: { op: 'dma', dev: g.devices[0]!.spec.name, iova: points[1], access: 'w', pasid } });
     }
   };
+  const viaMm = (mm: string, points: bigint[]) => {
+    const m = model.sva.mms.get(mm);
+    if (!m) return;
+    for (const b of m.bonds) {
+      for (const [i, p] of points.entries()) out.push({ op: { op: 'dma', dev: b.group.devices[i % b.group.devices.length]!.spec.name, iova: p, access: i % 2 === 0 ? 'r' : 'w', pasidOf: mm }, credit: 'SVA-COHERENT' });
+    }
+  };
+  const firstMmPoints = (mm: string): bigint[] => {
+    const first = model.sva.mms.get(mm)?.table.intersecting(0n, U64_LIMIT)[0];
+    return first ? [first.iova, first.iova + first.size - 1n] : [0n];
+  };
   switch (op.op) {
     case 'map':
-    case 'unmap':
       viaDomain(op.domain, edges(op.iova, op.size));
+      break;
+    case 'unmap': {
+      const strictAfterUnmap = failed ? undefined : 'UNMAP-STRICT';
+      viaDomain(op.domain, edges(op.iova, op.size), strictAfterUnmap);
+      const d = model.domain(op.domain);
+      if (!d || failed) break;
+      // What whole-leaf removal took beyond the request must be gone from the IOTLB too.
+      if (!d.removed.lazy) for (const r of d.removed.pending.filter((x) => !x.requested).slice(0, 2)) dmaVia(d, [r.iova, r.end - 1n], 'TLB-REMOVED');
+      if (caps.pt_pages && d.mappings?.size === 0) out.push({ op: { op: 'pt_pages', domain: op.domain } });
+      break;
+    }
+    case 'flush': {
+      const d = model.domain(op.domain);
+      if (d && !failed) for (const r of d.removed.flushed.slice(-2)) dmaVia(d, [r.iova, r.end - 1n], 'TLB-FLUSH');
+      break;
+    }
+    case 'domain_alloc':
+      if (caps.pt_pages && !failed && model.domain(op.domain)?.mappings) out.push({ op: { op: 'pt_pages', domain: op.domain } });
       break;
     case 'attach':
     case 'detach': {
@@ -146,27 +193,49 @@ export function probesAfter(op: Op, outcome: Outcome, model: ReferenceModel, cap
       for (const other of model.domains.values()) {
         const m = other !== g.current ? other.mappings?.intersecting(0n, U64_LIMIT)[0] : undefined;
         if (m) {
-          out.push({ op: { op: 'dma', dev: g.devices[0]!.spec.name, iova: m.iova, access: 'r' }, credit: 'ISOLATION' });
+          out.push({ op: { op: 'dma', dev: g.devices[0]!.spec.name, iova: m.iova, access: 'r' }, credit: 'ISOLATION', own: true });
           break;
         }
       }
       break;
     }
     case 'attach_pasid':
-    case 'detach_pasid': {
+    case 'detach_pasid':
       out.push({ op: { op: 'dma', dev: op.dev, iova: 0n, access: 'r', pasid: op.pasid } });
       break;
+    case 'sva_bind':
+      for (const p of firstMmPoints(op.mm)) out.push({ op: { op: 'dma', dev: op.dev, iova: p, access: 'r', pasidOf: op.mm } });
+      break;
+    case 'sva_unbind': {
+      const was = model.sva.history.get(op.bond);
+      if (was) for (const p of firstMmPoints(was.mm)) out.push({ op: { op: 'dma', dev: was.dev, iova: p, access: 'r', pasidOf: was.mm } });
+      break;
     }
+    case 'mm_map':
+    case 'mm_unmap':
+      viaMm(op.mm, edges(op.va, op.size));
+      break;
+    case 'mm_exit': {
+      const m = model.sva.mms.get(op.mm);
+      const gone = m && [...m.bonds][0]?.domain.removed.pending[0];
+      if (gone) viaMm(op.mm, [gone.iova, gone.end - 1n]);
+      break;
+    }
+    case 'pasid_alloc':
+    case 'pasid_get':
+    case 'pasid_put':
+      out.push({ op: { op: 'pasid_find', pasid: op.pasid } });
+      break;
     default:
       break;
   }
-  if (caps.leaves && op.op === 'map' && !isFailure(outcome) && op.size > 0n) out.push({ op: { op: 'leaves', domain: op.domain, iova: op.iova, size: op.size } });
+  if (caps.leaves && op.op === 'map' && !failed && op.size > 0n) out.push({ op: { op: 'leaves', domain: op.domain, iova: op.iova, size: op.size } });
   return out;
 }
 
 function adapterThrew(op: Op | null, e: unknown, trace: TraceEntry[]): SequenceResult {
   const msg = e instanceof Error ? e.message : String(e);
-  return { violation: { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a reply'], observed: `threw: ${msg}`, trace }, quality: [], ops: trace.length };
+  return { violation: { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a reply'], observed: `threw: ${msg}`, trace }, quality: [], ops: trace.length, fired: false };
 }
 
 /**

@@ -4,12 +4,12 @@
 // run reports several distinct bugs (Hypothesis's report_multiple_bugs).
 
 import fc from 'fast-check';
-import { type Adapter, type Capabilities, type Policies, type Topology, isThenable } from '../spec/index.ts';
+import { type Adapter, type Capabilities, type Policies, type Topology, findProfile, isThenable } from '../spec/index.ts';
 import { type CheckerConfig, type SequenceResult, type Violation, runSequence } from './checker.ts';
 import { Coverage } from './coverage.ts';
 import type { PropertyFamily } from './families.ts';
 import { type RawStep, rawStepArb } from './steps.ts';
-import { topologyArb } from './topologies.ts';
+import { topologyArbFor } from './topologies.ts';
 
 export interface FamilyRunOptions {
   seed: number;
@@ -47,15 +47,20 @@ export interface FamilyResult {
 
 export interface AdapterContext {
   adapter: Adapter;
+  /** Profile whose topology constraints apply when the suite generates topologies (default linux). */
+  profile?: string;
   policies: Policies;
   capabilities: Capabilities;
   /** Topologies the adapter supports; 'any' lets the suite generate them. */
   topologies: 'any' | Topology[];
 }
 
-function maybeThen<T, R>(v: T | Promise<T>, f: (t: T) => R): R | Promise<R> {
+function maybeThen<T, R>(v: T | Promise<T>, f: (t: T) => R | Promise<R>): R | Promise<R> {
   return isThenable(v) ? v.then(f) : f(v);
 }
+
+/** iommufd's fail_nth selftest bounds its sweep at 400; sequences here are shorter. */
+const MAX_INJECTION_POINTS = 64;
 
 export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opts: FamilyRunOptions): Promise<FamilyResult> {
   const started = Date.now();
@@ -63,16 +68,21 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
   const ignore = new Set(opts.ignore ?? []);
   const findings: Finding[] = [];
   const quality = new Map<string, Violation>();
-  const topoArb = ctx.topologies === 'any' ? topologyArb : fc.constantFrom(...ctx.topologies);
+  const topoArb = ctx.topologies === 'any' ? topologyArbFor(findProfile(ctx.profile ?? 'linux')?.topology) : fc.constantFrom(...ctx.topologies);
   // size 'max': the default size would keep sequences near 5 steps whatever maxSteps says.
-  const stepsArb = fc.array(rawStepArb, { minLength: 1, maxLength: opts.maxSteps, size: 'max' });
-  let runsLeft = opts.runs;
+  const stepsArb = fc.array(rawStepArb, { minLength: 1, maxLength: Math.min(opts.maxSteps, family.maxSteps ?? Infinity), size: 'max' });
+  let runsLeft = Math.max(1, Math.round(opts.runs * (family.budgetShare ?? 1)));
   let totalRuns = 0;
 
-  const config = (topology: Topology, cov: Coverage): CheckerConfig => ({
-    topology, policies: ctx.policies, capabilities: ctx.capabilities, weights: family.weights, ignore, coverage: cov,
+  const config = (topology: Topology, cov: Coverage, failNth?: number): CheckerConfig => ({
+    topology, policies: ctx.policies, capabilities: ctx.capabilities, weights: family.weights, bias: family.bias, ignore, coverage: cov, failNth,
   });
-  const once = (topology: Topology, steps: readonly RawStep[], cov: Coverage) => runSequence(ctx.adapter, steps, config(topology, cov));
+  const run = (topology: Topology, steps: readonly RawStep[], cov: Coverage, failNth?: number) => runSequence(ctx.adapter, steps, config(topology, cov, failNth));
+  // A sweep moves the injection point along the sequence until a run no longer hits it.
+  const sweep = (topology: Topology, steps: readonly RawStep[], cov: Coverage, n: number): SequenceResult | Promise<SequenceResult> =>
+    maybeThen(run(topology, steps, cov, n), (r) => (r.violation || !r.fired || n >= MAX_INJECTION_POINTS ? r : sweep(topology, steps, cov, n + 1)));
+  const once = (topology: Topology, steps: readonly RawStep[], cov: Coverage) =>
+    family.sweep === 'fail_nth' ? sweep(topology, steps, cov, 1) : run(topology, steps, cov);
 
   for (let round = 0; round < (opts.maxFindings ?? 4) && runsLeft > 0; round++) {
     let target: string | null = null;

@@ -20,17 +20,36 @@ export const rawStepArb: fc.Arbitrary<RawStep> = fc.tuple(n(), n(), n(), n(), n(
 
 export type Weights = Partial<Record<OpKind, number>>;
 
+/** What a family steers the draw toward beyond op weights. */
+export interface Bias {
+  /** Domain types to allocate most of the time (when the IOMMU has them). */
+  domainTypes?: readonly DomainType[];
+}
+
+/** Process address spaces a sequence shares with devices. */
+const MMS = ['mm1', 'mm2', 'mm3'] as const;
+
 /** Handles and choices that outlive a single step. */
 export class Interpreter {
   private domainCount = 0;
+  private pasidCount = 0;
+  private bondCount = 0;
   /** Every handle ever allocated, live or freed, in order. */
   readonly handles: Handle[] = [];
+  private readonly pasidHandles: Handle[] = [];
+  private readonly bondHandles: Handle[] = [];
 
   constructor(
     private readonly model: ReferenceModel,
     private readonly weights: readonly [OpKind, number][],
     private readonly caps: Capabilities,
+    private readonly bias: Bias = {},
   ) {}
+
+  /** A reserved field to send: only where the profile has them, and then now and then. */
+  private reserved(r: number): { reserved?: number } {
+    return this.model.policies.reserved_fields !== 'absent' && r % 16 === 11 ? { reserved: 1 + (r >> 4) % 3 } : {};
+  }
 
   private kindOf(r: number): OpKind {
     const total = this.weights.reduce((s, [, w]) => s + w, 0);
@@ -80,13 +99,13 @@ export class Interpreter {
       }
       case 'attach': {
         const h = this.pickDomain(a, (x) => x.type !== 'sva' || a % 8 === 0);
-        return h ? { op: 'attach', dev: this.dev(b), domain: h } : this.alloc(a, b, c);
+        return h ? { op: 'attach', dev: this.dev(b), domain: h, ...this.reserved(e) } : this.alloc(a, b, c);
       }
       case 'detach': {
         const dev = this.dev(b);
         const cur = this.model.currentDomain(dev);
         const h = cur && a % 4 !== 3 ? cur.handle : this.pickDomain(a, () => true);
-        return h ? { op: 'detach', dev, domain: h } : this.alloc(a, b, c);
+        return h ? { op: 'detach', dev, domain: h, ...this.reserved(e) } : this.alloc(a, b, c);
       }
       case 'attach_pasid': {
         const h = this.pickDomain(a, (x) => x.type === 'paging' || x.type === 'dma');
@@ -105,13 +124,90 @@ export class Interpreter {
       }
       case 'dma': {
         const dev = this.dev(a);
+        if (this.caps.sva && c % 3 === 0) {
+          const mm = MMS[(c >> 2) % MMS.length]!;
+          return { op: 'dma', dev, iova: this.mmAddress(mm, b, e), access: d % 2 === 0 ? 'r' : 'w', pasidOf: mm };
+        }
         const cur = this.model.currentDomain(dev);
         const iova = cur ? this.probeAddress(cur.handle, b, c) : BigInt(b) << 12n;
         return { op: 'dma', dev, iova, access: d % 2 === 0 ? 'r' : 'w' };
       }
+      case 'flush': {
+        const h = this.pickDomain(a, (x) => x.removed.lazy && !x.dormant) ?? this.pickDomain(a, () => true);
+        return h ? { op: 'flush', domain: h } : this.alloc(a, b, c);
+      }
+      case 'pasid_alloc':
+        return this.pasidAlloc(a, b);
+      case 'pasid_get':
+      case 'pasid_put':
+      case 'pasid_find': {
+        const h = this.pickPasid(a);
+        return h ? { op: kind, pasid: h } : this.pasidAlloc(a, b);
+      }
+      case 'sva_bind':
+        return this.svaBind(a, b);
+      case 'sva_unbind': {
+        const live = this.model.sva.liveBondHandles();
+        // With nothing bound, mostly bind; now and then unbind a dead handle (SVA-UNBIND).
+        if (live.length === 0 && (this.bondHandles.length === 0 || a % 4 !== 0)) return this.svaBind(a, b);
+        const pool = live.length > 0 && a % 8 !== 7 ? live : this.bondHandles;
+        return { op: 'sva_unbind', bond: pool[(a >> 3) % pool.length]! };
+      }
+      case 'mm_map': {
+        const mm = MMS[a % MMS.length]!;
+        const va = this.mmAddress(mm, b, c);
+        const size = 0x1000n * BigInt(1 + (d % 4));
+        const prots = [PROT.READ | PROT.WRITE, PROT.READ, PROT.WRITE];
+        return { op: 'mm_map', mm, va, pa: 0x300000000n + BigInt(a % 7) * 0x10000000n + va, size, prot: prots[(d >> 2) % prots.length]! };
+      }
+      case 'mm_unmap': {
+        const mm = MMS[a % MMS.length]!;
+        return { op: 'mm_unmap', mm, va: this.mmAddress(mm, b, c), size: 0x1000n * BigInt(1 + (d % 3)) };
+      }
+      case 'mm_exit':
+        return { op: 'mm_exit', mm: MMS[a % MMS.length]! };
       default:
         throw new Error(`no generator for ${kind}`);
     }
+  }
+
+  private pasidAlloc(a: number, b: number): Op {
+    // Narrow ranges so exhaustion and reuse come quickly; 0 in range to test it is skipped.
+    // [1, 15] fills the IDs a 16-PASID device can use, so an mm bound later gets one beyond it.
+    const ranges: [number, number][] = [[1, 4], [0, 3], [1, 1], [5, 8], [1, 0xfffff], [2, 3], [3, 2], [1, 2], [1, 15], [1, 15]];
+    const [min, max] = ranges[a % ranges.length]!;
+    const data = ['ctx', undefined, 'x<&>"'][b % 3];
+    const pasid = `p${++this.pasidCount}`;
+    this.pasidHandles.push(pasid);
+    return { op: 'pasid_alloc', pasid, min, max, ...(data !== undefined ? { data } : {}) };
+  }
+
+  /** Usually a live allocation; now and then a freed one (PASID-STALE). */
+  private pickPasid(a: number): Handle | null {
+    const live = this.model.pasids.live();
+    const pool = live.length > 0 && a % 8 !== 7 ? live : this.pasidHandles;
+    return pool.length > 0 ? pool[(a >> 3) % pool.length]! : null;
+  }
+
+  private svaBind(a: number, b: number): Op {
+    const bond = `b${++this.bondCount}`;
+    this.bondHandles.push(bond);
+    // mm1 most often, so binds share and PASIDs get reused.
+    const mm = MMS[[0, 0, 1, 2][a % 4]!]!;
+    // Mostly devices that can bind; the rest check the refusal (SVA-LIMIT).
+    const able = this.devices().filter((d) => this.model.devices.get(d)!.spec.maxPasids > 0);
+    const dev = able.length > 0 && b % 8 !== 7 ? able[(b >> 3) % able.length]! : this.dev(b);
+    return { op: 'sva_bind', bond, dev, mm };
+  }
+
+  /** An address in an mm: on or next to one of its mappings, or a page of a small window. */
+  private mmAddress(mm: string, b: number, c: number): bigint {
+    const table = this.model.sva.mms.get(mm)?.table;
+    const maps = table ? [...table.all()] : [];
+    const m = maps.length > 0 && c % 4 !== 3 ? maps[b % maps.length]! : undefined;
+    if (!m) return 0x1000n * BigInt(b % 32);
+    const pts = [m.iova, endOf(m) - 0x1000n, endOf(m), m.iova + 0x1000n * BigInt((c >> 2) % 4)];
+    return pts[(c >> 4) % pts.length]!;
   }
 
   private dev(r: number): string {
@@ -129,8 +225,10 @@ export class Interpreter {
     const dev = this.dev(b);
     const iommu = this.model.devices.get(dev)!.group.iommu;
     const types: DomainType[] = ['paging', 'dma', 'identity', 'blocked', 'sva', 'nested', 'dma_fq'];
-    // Mostly paging domains, since most rules live there.
-    const type = a % 4 !== 3 ? (a % 8 === 5 ? 'dma' : 'paging') : types[(a >> 2) % types.length]!;
+    // Mostly the family's types, else paging domains, since most rules live there; now and
+    // then any type, supported or not.
+    const favoured = (this.bias.domainTypes ?? ['paging', 'paging', 'paging', 'dma']).filter((t) => iommu.domainTypes.includes(t));
+    const type = a % 4 !== 3 && favoured.length > 0 ? favoured[(a >> 2) % favoured.length]! : types[(a >> 2) % types.length]!;
     const domain = `d${++this.domainCount}`;
     this.handles.push(domain);
     const op: Op = { op: 'domain_alloc', domain, type, dev };
@@ -147,15 +245,16 @@ export class Interpreter {
   }
 
   private map(a: number, b: number, c: number, d: number, e: number): Op {
-    const h = this.pickDomain(a, (x) => x.mappings !== null);
+    const h = this.pickDomain(a, (x) => x.mappings !== null && !x.dormant);
     if (!h) return this.alloc(a, b, c);
     const dom = this.model.domain(h);
     const bitmap = dom?.pgsizes ?? (1n << 12n);
     const size = this.size(bitmap, b, c);
     const iova = this.iova(dom, bitmap, size, d);
     const paddr = this.paddr(dom, bitmap, iova, size, e);
-    const prots = [PROT.READ | PROT.WRITE, PROT.READ, PROT.WRITE, PROT.READ | PROT.WRITE | PROT.CACHE, 0, PROT.READ | PROT.NOEXEC];
-    return { op: 'map', domain: h, iova, paddr, size, prot: prots[(c >> 8) % prots.length]! };
+    // Mostly plain permissions; some with no permission, some with flags the vocabulary lacks.
+    const prots = [PROT.READ | PROT.WRITE, PROT.READ, PROT.WRITE, PROT.READ | PROT.WRITE | PROT.CACHE, 0, PROT.READ | PROT.NOEXEC, PROT.READ | PROT.WRITE, PROT.READ | 0x40, PROT.READ | PROT.WRITE];
+    return { op: 'map', domain: h, iova, paddr, size, prot: prots[(c >> 8) % prots.length]!, ...this.reserved(e >> 4) };
   }
 
   private size(bitmap: bigint, b: number, c: number): bigint {
@@ -204,7 +303,9 @@ export class Interpreter {
     const min = minPageSize(bitmap);
     const big = pageSizes(bitmap).filter((s) => s <= 1n << 30n).pop() ?? min;
     switch (e % 9) {
-      case 0: case 1: return (0x80000000n + (iova % big)) % top; // co-aligned with iova: large leaves fit
+      // Co-aligned with iova, so large leaves fit; each domain gets its own window so a page
+      // reached through the wrong domain is told apart (ISOLATION).
+      case 0: case 1: return (0x80000000n + this.window(dom) * big * 64n + (iova % big)) % top;
       case 2: return iova % top;
       case 3: return 0n;
       case 4: return top >= size ? top - size : 0n;
@@ -216,13 +317,13 @@ export class Interpreter {
   }
 
   private unmap(a: number, b: number, c: number, d: number): Op {
-    const h = this.pickDomain(a, (x) => x.mappings !== null && x.mappings.size > 0) ?? this.pickDomain(a, (x) => x.mappings !== null);
+    const h = this.pickDomain(a, (x) => x.mappings !== null && x.mappings.size > 0) ?? this.pickDomain(a, (x) => x.mappings !== null && !x.dormant);
     if (!h) return this.alloc(a, b, c);
     const dom = this.model.domain(h);
     const bitmap = dom?.pgsizes ?? (1n << 12n);
     const min = minPageSize(bitmap);
     const m = dom ? this.mappingAt(dom, b) : undefined;
-    const at = (iova: bigint, size: bigint): Op => ({ op: 'unmap', domain: h, iova, size });
+    const at = (iova: bigint, size: bigint): Op => ({ op: 'unmap', domain: h, iova, size, ...this.reserved(d >> 4) });
     if (!m || c % 11 === 10) {
       const size = this.size(bitmap, b, d);
       return at(this.iova(dom, bitmap, size, d >> 2), size);
@@ -241,6 +342,11 @@ export class Interpreter {
       case 8: return at(m.iova, 0n);
       default: return min > 1n ? at(m.iova + min / 2n, m.size) : at(U64_LIMIT - min, 2n * min);
     }
+  }
+
+  private window(dom: DomainState | undefined): bigint {
+    const i = dom ? this.handles.indexOf(dom.handle) : 0;
+    return BigInt(i < 0 ? 0 : i);
   }
 
   /** An address worth looking at in a domain: mapping edges and their neighbours. */

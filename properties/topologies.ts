@@ -3,7 +3,7 @@
 // few contexts that ENOSPC is reachable (seed 001: Tegra's 4).
 
 import fc from 'fast-check';
-import { type DomainType, GiB, KiB, MiB, type Topology } from '../spec/index.ts';
+import { type DomainType, GiB, KiB, MiB, type ProfileTopology, type Topology } from '../spec/index.ts';
 
 export const PGSIZE_SETS: readonly bigint[] = [
   4n * KiB | 2n * MiB | GiB, // Arm 4K granule, x86, AMD
@@ -26,7 +26,7 @@ const iommuArb = (i: number) =>
     noNested: fc.boolean(),
   }).map((r) => ({ i, ...r }));
 
-const groupArb = fc.record({ iommu: fc.nat({ max: 1 }), identity: fc.boolean(), devices: fc.integer({ min: 1, max: 2 }), pasids: fc.constantFrom(1024, 0, 16) });
+const groupArb = fc.record({ iommu: fc.nat({ max: 1 }), identity: fc.boolean(), devices: fc.integer({ min: 1, max: 2 }), pasids: fc.constantFrom(1024, 0, 16, 2) });
 
 export const topologyArb: fc.Arbitrary<Topology> = fc
   .tuple(fc.array(iommuArb(0), { minLength: 1, maxLength: 2 }), fc.array(groupArb, { minLength: 1, maxLength: 3 }))
@@ -50,3 +50,25 @@ export const topologyArb: fc.Arbitrary<Topology> = fc
       })),
     };
   });
+
+/**
+ * A virtio-iommu-like system: one IOMMU, every endpoint its own group, unattached endpoints
+ * bypassing or blocked as configured, no PASIDs, plenty of domain IDs.
+ */
+function constrainedArb(p: ProfileTopology): fc.Arbitrary<Topology> {
+  return fc.record({
+    pg: fc.nat({ max: PGSIZE_SETS.length - 1 }),
+    ias: fc.constantFrom(48, 39, 64),
+    oas: fc.constantFrom(48, 40),
+    defaults: fc.array(fc.constantFrom(...p.defaultDomains), { minLength: 1, maxLength: 3 }),
+  }).map((r) => ({
+    iommus: [{ name: 'iommu0', format: 'virtio', pgsizes: PGSIZE_SETS[r.pg]!, ias: r.ias, oas: r.oas, contexts: 64, pasidBits: 0, domainTypes: [...p.domainTypes] }],
+    groups: r.defaults.map((defaultDomain, i) => ({ name: `g${i}`, iommu: 'iommu0', defaultDomain })),
+    devices: r.defaults.map((_, i) => ({ name: `dev${i}`, group: `g${i}`, maxPasids: 0 })),
+  }));
+}
+
+/** Topologies for a profile: its constraints where it has them, anything valid otherwise. */
+export function topologyArbFor(p: ProfileTopology | undefined): fc.Arbitrary<Topology> {
+  return p ? constrainedArb(p) : topologyArb;
+}

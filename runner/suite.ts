@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import {
   type Adapter, type AdapterInfo, type Capabilities, ConfigError, FAILING, type Op, type Outcome, type Rule, RULES, type Status,
-  type Topology, encodeOp, encodeOutcome, formatCall, formatOp, resolvePolicies, validateTopology, worst,
+  OP_FIELDS, type OpKind, type Policies, type Topology, encodeOp, encodeOutcome, formatCall, formatOp, policyDef, resolvePolicies, validateTopology, worst,
 } from '../spec/index.ts';
 import { Coverage, type CoverageReport } from '../properties/coverage.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
@@ -123,15 +123,16 @@ function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, st
 }
 
 /** Rules a run cannot judge for this adapter, with the reason. */
-function notSupported(rule: Rule, caps: Capabilities, inProcess: boolean): string | null {
+function notSupported(rule: Rule, caps: Capabilities, policies: Policies, inProcess: boolean): string | null {
   const missing = rule.capabilities.filter((c) => !caps[c]);
   if (missing.length > 0) return `capability ${missing.join(', ')} not declared`;
+  for (const key of rule.policies) {
+    const why = policyDef(key)?.inapplicable?.[policies[key]];
+    if (why) return `${key}=${policies[key]}: ${why}`;
+  }
   if (inProcess && (rule.id === 'ADAPTER-CRASH' || rule.id === 'ADAPTER-TIMEOUT')) return 'in-process adapter: no process to crash or time out';
   return null;
 }
-
-/** Rules this foundation checks; later families join as their ops are modelled. */
-const IN_SCOPE = new Set(['map', 'unmap', 'xlate', 'domain', 'attach', 'adapter']);
 
 export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Report> {
   const started = Date.now();
@@ -163,7 +164,16 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   // budget goes to finding other bugs.
   const found = new Set(opts.ignore ?? []);
   for (const fam of families) {
-    const r = await runFamily({ adapter, policies, capabilities, topologies }, fam, {
+    const missing = (fam.requires ?? []).filter((c) => !capabilities[c]);
+    if (missing.length > 0) {
+      const counts = emptyCounts();
+      counts.NOT_SUPPORTED = fam.rules.length;
+      const line = { id: fam.id, title: fam.title, runs: 0, ms: 0, ops: 0, counts };
+      familyLines.push(line);
+      opts.onFamily?.(line);
+      continue;
+    }
+    const r = await runFamily({ adapter, profile: info.profile ?? 'linux', policies, capabilities, topologies }, fam, {
       seed: opts.seed, runs: opts.runs, maxSteps: opts.maxSteps, path: opts.path, ignore: [...found],
     });
     for (const f of r.findings) found.add(f.rule);
@@ -181,7 +191,9 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     opts.onFamily?.(line);
     if (opts.path === undefined && r.findings.length === 0) {
       for (const [kind, w] of Object.entries(fam.weights)) {
-        if (!w) continue;
+        // An op whose capability the adapter lacks is never drawn; that is not a coverage hole.
+        const cap = OP_FIELDS[kind as OpKind].capability;
+        if (!w || (cap && !capabilities[cap])) continue;
         const drawn = r.coverage.drawn(kind as Op['op']);
         if (drawn < opts.minOpsPerKind) gateProblems.push(`${fam.id}: ${kind} drawn ${drawn} times (< ${opts.minOpsPerKind})`);
       }
@@ -190,14 +202,14 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   }
 
   const inProcess = !opts.adapterSpec.startsWith('cmd:');
-  const rules: Report['rules'] = RULES.filter((r) => IN_SCOPE.has(r.family)).map((rule) => {
+  const rules: Report['rules'] = RULES.map((rule) => {
     let status: Status = 'PASS';
     let reason: string | undefined;
     for (const f of findings) if (f.rule === rule.id) status = worst(status, f.status);
     if (status === 'PASS' && quality.some((q) => q.rule === rule.id)) status = 'QUALITY_WARNING';
     const checks = coverage.rules.get(rule.id) ?? (rule.id === 'ADAPTER-REPLY' ? coverage.steps : 0);
     if (status === 'PASS') {
-      const ns = notSupported(rule, capabilities, inProcess);
+      const ns = notSupported(rule, capabilities, policies, inProcess);
       if (ns) {
         status = 'NOT_SUPPORTED';
         reason = ns;

@@ -2,28 +2,33 @@
 //   map(d1, iova=0x200000, paddr=0x80000000, size=0x201000, rw) -> EEXIST
 // Driven by OP_FIELDS, so every op in the vocabulary prints the same way.
 
-import { type FieldKind, OP_FIELDS, type LeafRun, type Op, type Outcome, PROT, isFailure } from './ops.ts';
+import { type FieldKind, OP_FIELDS, type LeafRun, type Op, type Outcome, PROT, PROT_ALL, isFailure } from './ops.ts';
 import { hex } from './u64.ts';
 
 const PROT_LETTERS: [number, string][] = [
   [PROT.READ, 'r'], [PROT.WRITE, 'w'], [PROT.CACHE, 'c'], [PROT.NOEXEC, 'x'], [PROT.MMIO, 'm'], [PROT.PRIV, 'p'],
 ];
 
-/** `rw`, `r`, `w`, `rwc`…; `-` for no permission at all. */
+/** `rw`, `r`, `w`, `rwc`…; `-` for no permission at all; unknown bits as `+0x40`. */
 export function formatProt(prot: number): string {
   const s = PROT_LETTERS.filter(([bit]) => prot & bit).map(([, c]) => c).join('');
-  return s === '' ? '-' : s;
+  const unknown = Math.floor(prot / (PROT_ALL + 1)) * (PROT_ALL + 1);
+  return (s === '' ? '-' : s) + (unknown !== 0 ? `+0x${unknown.toString(16)}` : '');
 }
 
-export function parseProt(s: string): number {
-  if (s === '-') return 0;
-  let prot = 0;
+export function parseProt(text: string): number {
+  const [s, extra] = text.split('+') as [string, string | undefined];
+  const prot = extra === undefined ? 0 : Number(extra);
+  if (!Number.isInteger(prot) || prot % (PROT_ALL + 1) !== 0) throw new RangeError(`unknown permission bits '+${extra}' in '${text}'`);
+  if (s === '-') return prot;
+  let known = 0;
   for (const ch of s) {
     const hit = PROT_LETTERS.find(([, c]) => c === ch);
-    if (!hit) throw new RangeError(`unknown permission letter '${ch}' in '${s}'`);
-    prot |= hit[0];
+    if (!hit) throw new RangeError(`unknown permission letter '${ch}' in '${text}'`);
+    known |= hit[0];
   }
-  return prot;
+  // Added, not or-ed: JavaScript's | works on 32-bit signed integers and bit 31 would turn negative.
+  return prot + known;
 }
 
 function formatLeaves(runs: LeafRun[]): string {

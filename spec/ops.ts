@@ -13,17 +13,21 @@ export type Handle = string;
 /** Permission bits, with Linux's IOMMU_* values so drivers can pass them straight through. */
 export const PROT = { READ: 1, WRITE: 2, CACHE: 4, NOEXEC: 8, MMIO: 16, PRIV: 32 } as const;
 export const PROT_ALL = 63;
+/** The prot field is 32 bits on the wire; bits above PROT_ALL are flags the vocabulary does not define. */
+export const PROT_WIRE_MAX = 0xffffffff;
 
 export type Access = 'r' | 'w';
 
 export interface DomainAllocOp { op: 'domain_alloc'; domain: Handle; type: DomainType; dev: Handle; pgsizes?: bigint; parent?: Handle; mm?: Handle }
 export interface DomainFreeOp { op: 'domain_free'; domain: Handle }
-export interface AttachOp { op: 'attach'; dev: Handle; domain: Handle }
-export interface DetachOp { op: 'detach'; dev: Handle; domain: Handle }
+/** `reserved` is the request's reserved field where a profile has one (virtio); absent means 0. */
+export interface AttachOp { op: 'attach'; dev: Handle; domain: Handle; reserved?: number }
+export interface DetachOp { op: 'detach'; dev: Handle; domain: Handle; reserved?: number }
 export interface AttachPasidOp { op: 'attach_pasid'; dev: Handle; domain: Handle; pasid: number }
 export interface DetachPasidOp { op: 'detach_pasid'; dev: Handle; pasid: number }
-export interface MapOp { op: 'map'; domain: Handle; iova: bigint; paddr: bigint; size: bigint; prot: number }
-export interface UnmapOp { op: 'unmap'; domain: Handle; iova: bigint; size: bigint }
+/** `prot` may carry bits beyond PROT_ALL: unknown flags, judged by the unknown_flags policy. */
+export interface MapOp { op: 'map'; domain: Handle; iova: bigint; paddr: bigint; size: bigint; prot: number; reserved?: number }
+export interface UnmapOp { op: 'unmap'; domain: Handle; iova: bigint; size: bigint; reserved?: number }
 export interface IovaToPhysOp { op: 'iova_to_phys'; domain: Handle; iova: bigint }
 /** A device access. `pasid` is a number the suite chose; `pasidOf` names the handle (PASID
  * allocation or mm) whose implementation-chosen PASID to use. */
@@ -126,16 +130,16 @@ export const OP_FIELDS: { readonly [K in OpKind]: OpSchema } = {
     mutates: true,
   },
   domain_free: { fields: [['domain', 'handle']], ok: [], mutates: true },
-  attach: { fields: [['dev', 'handle'], ['domain', 'handle']], ok: [], mutates: true },
-  detach: { fields: [['dev', 'handle'], ['domain', 'handle']], ok: [], mutates: true },
+  attach: { fields: [['dev', 'handle'], ['domain', 'handle'], ['reserved', 'int', O]], ok: [], mutates: true },
+  detach: { fields: [['dev', 'handle'], ['domain', 'handle'], ['reserved', 'int', O]], ok: [], mutates: true },
   attach_pasid: { fields: [['dev', 'handle'], ['domain', 'handle'], ['pasid', 'int']], ok: [], mutates: true },
   detach_pasid: { fields: [['dev', 'handle'], ['pasid', 'int']], ok: [], mutates: true },
   map: {
-    fields: [['domain', 'handle'], ['iova', 'u64'], ['paddr', 'u64'], ['size', 'u64'], ['prot', 'prot']],
+    fields: [['domain', 'handle'], ['iova', 'u64'], ['paddr', 'u64'], ['size', 'u64'], ['prot', 'prot'], ['reserved', 'int', O]],
     ok: [],
     mutates: true,
   },
-  unmap: { fields: [['domain', 'handle'], ['iova', 'u64'], ['size', 'u64']], ok: [['unmapped', 'u64']], mutates: true },
+  unmap: { fields: [['domain', 'handle'], ['iova', 'u64'], ['size', 'u64'], ['reserved', 'int', O]], ok: [['unmapped', 'u64']], mutates: true },
   iova_to_phys: { fields: [['domain', 'handle'], ['iova', 'u64']], ok: [['phys', 'u64']], mutates: false },
   dma: {
     fields: [['dev', 'handle'], ['iova', 'u64'], ['access', 'access'], ['pasid', 'int', O], ['pasidOf', 'handle', O]],

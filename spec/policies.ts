@@ -11,6 +11,8 @@ export interface PolicyDef {
   lineage: Readonly<Record<string, string>>;
   /** The rule whose outcome this policy selects. */
   rule: string;
+  /** Values under which that rule has nothing to check (NOT_SUPPORTED, with this reason). */
+  inapplicable?: Readonly<Record<string, string>>;
 }
 
 export const POLICY_DEFS = [
@@ -67,8 +69,11 @@ export const POLICY_DEFS = [
   {
     key: 'domain_lifetime',
     values: ['persist', 'last-detach'],
-    summary: 'what becomes of a domain when its last device detaches',
-    lineage: { persist: 'Linux iommu_domain, until iommu_domain_free', 'last-detach': 'virtio-iommu: the domain ceases to exist, mappings and all' },
+    summary: 'whether a domain exists while nothing is attached to it',
+    lineage: {
+      persist: 'Linux iommu_domain: from domain_alloc until iommu_domain_free',
+      'last-detach': 'virtio-iommu: created by the first ATTACH, ceases to exist (mappings and all) at the last DETACH',
+    },
     rule: 'DOM-LIFETIME',
   },
   {
@@ -84,6 +89,42 @@ export const POLICY_DEFS = [
     summary: "when an mm's SVA PASID is released",
     lineage: { 'last-unbind': 'Linux v5.11 (ioasid_put per bind)', 'mm-exit': 'Linux since ~v5.18 (mm_pasid_drop)' },
     rule: 'SVA-PASID-LIFE',
+  },
+  {
+    key: 'attach_busy',
+    values: ['EBUSY', 'move'],
+    summary: 'an attach to a group that already has a caller-attached domain',
+    lineage: { EBUSY: 'Linux __iommu_attach_group(): detach first', move: 'virtio-iommu ATTACH: implicit detach from the previous domain' },
+    rule: 'ATT-ONE',
+  },
+  {
+    key: 'align_errno',
+    values: ['EINVAL', 'ERANGE'],
+    summary: 'the errno of a map not aligned to the smallest page size',
+    lineage: { EINVAL: 'Linux iommu_map', ERANGE: 'virtio-iommu MAP (SHOULD S_RANGE)' },
+    rule: 'MAP-ALIGN',
+  },
+  {
+    key: 'unknown_flags',
+    values: ['ignore', 'EINVAL'],
+    summary: 'a map whose prot carries bits beyond the defined six',
+    lineage: { ignore: 'Linux page-table code tests only the bits it knows', EINVAL: 'virtio-iommu MAP (MUST S_INVAL)' },
+    rule: 'MAP-FLAGS',
+  },
+  {
+    key: 'reserved_fields',
+    values: ['absent', 'EINVAL'],
+    summary: 'requests whose reserved field is non-zero',
+    lineage: { absent: 'the Linux API: there are no reserved fields', EINVAL: 'virtio-iommu ATTACH/DETACH/MAP (S_INVAL; UNMAP MAY ignore them)' },
+    rule: 'VIO-RESERVED',
+    inapplicable: { absent: 'the profile has no reserved fields to check' },
+  },
+  {
+    key: 'nonpaging_unmap',
+    values: ['zero', 'EINVAL'],
+    summary: 'an unmap on a domain without a page table',
+    lineage: { zero: 'Linux __iommu_unmap(): returns 0', EINVAL: 'virtio-iommu UNMAP of a bypass domain (S_INVAL)' },
+    rule: 'UNMAP-DOMTYPE',
   },
 ] as const satisfies readonly PolicyDef[];
 

@@ -1,12 +1,27 @@
 // Profiles bundle the policy defaults of a family of implementations. A declared policy
 // overrides its profile's default; an unknown key or value is a configuration error.
 
+import type { Errno } from './errno.ts';
 import { POLICY_DEFS, type Policies, policyDef } from './policies.ts';
+import type { DefaultDomainType, DomainType } from './topology.ts';
 
 export interface Profile {
   name: string;
   summary: string;
   defaults: Policies;
+  /** What topologies look like under this profile; absent: anything validateTopology accepts. */
+  topology?: ProfileTopology;
+  /** How the device's status codes map onto the vocabulary's errno names (adapters translate). */
+  statuses?: Readonly<Record<string, 'ok' | Errno>>;
+}
+
+export interface ProfileTopology {
+  /** Every device is its own group (virtio endpoints are isolated one by one). */
+  singletonGroups: boolean;
+  /** What an unattached device gets (virtio: bypass or no access, as configured). */
+  defaultDomains: readonly DefaultDomainType[];
+  domainTypes: readonly DomainType[];
+  pasid: boolean;
 }
 
 export const PROFILES: readonly Profile[] = [
@@ -23,6 +38,36 @@ export const PROFILES: readonly Profile[] = [
       domain_lifetime: 'persist',
       write_only_read: 'allow',
       pasid_lifetime: 'mm-exit',
+      attach_busy: 'EBUSY',
+      align_errno: 'EINVAL',
+      unknown_flags: 'ignore',
+      reserved_fields: 'absent',
+      nonpaging_unmap: 'zero',
+    },
+  },
+  {
+    name: 'virtio-iommu',
+    summary: 'the OASIS virtio IOMMU device (ATTACH/DETACH/MAP/UNMAP requests), statuses mapped as the Linux driver maps them',
+    defaults: {
+      partial_unmap: 'reject-range',
+      unmap_hole: 'skip',
+      overmap_errno: 'EINVAL',
+      // virt_end > virt_start: an empty range cannot be expressed, so it is an invalid request.
+      zero_size_map: 'EINVAL',
+      range_errno: 'ERANGE',
+      misaligned_unmap: 'EINVAL',
+      domain_lifetime: 'last-detach',
+      write_only_read: 'allow',
+      pasid_lifetime: 'mm-exit',
+      attach_busy: 'move',
+      align_errno: 'ERANGE',
+      unknown_flags: 'EINVAL',
+      reserved_fields: 'EINVAL',
+      nonpaging_unmap: 'EINVAL',
+    },
+    topology: { singletonGroups: true, defaultDomains: ['identity', 'blocked'], domainTypes: ['paging', 'identity'], pasid: false },
+    statuses: {
+      OK: 'ok', INVAL: 'EINVAL', RANGE: 'ERANGE', NOENT: 'ENOENT', UNSUPP: 'ENOSYS', NOMEM: 'ENOMEM', FAULT: 'EFAULT', IOERR: 'EIO', DEVERR: 'EIO',
     },
   },
 ];

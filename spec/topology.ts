@@ -8,7 +8,7 @@ export type DomainType = (typeof DOMAIN_TYPES)[number];
 export const PAGING_TYPES: ReadonlySet<DomainType> = new Set(['paging', 'dma', 'dma_fq']);
 
 /** The domain a group falls back to when nothing else is attached. */
-export type DefaultDomainType = 'dma' | 'identity';
+export type DefaultDomainType = 'dma' | 'identity' | 'blocked';
 
 export interface IommuSpec {
   name: string;

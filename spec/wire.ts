@@ -4,7 +4,7 @@
 
 import { DOMAIN_TYPES } from './topology.ts';
 import { isErrno } from './errno.ts';
-import { type FieldKind, OP_FIELDS, type Op, type OpKind, type Outcome, PROT_ALL } from './ops.ts';
+import { type FieldKind, OP_FIELDS, type Op, type OpKind, type Outcome, PROT_WIRE_MAX } from './ops.ts';
 import { hex, parseHex } from './u64.ts';
 
 export class WireError extends Error {
@@ -37,7 +37,7 @@ function decodeValue(kind: FieldKind, v: unknown, where: string): unknown {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw bad('a non-negative integer');
       return v;
     case 'prot':
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || (v & ~PROT_ALL) !== 0) throw bad('a prot bitmask');
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > PROT_WIRE_MAX) throw bad('a 32-bit prot bitmask');
       return v;
     case 'handle':
       if (typeof v !== 'string' || v.length === 0) throw bad('a handle string');

@@ -18,7 +18,17 @@ export interface Expect {
   /** Moves the reference to the next state, given the observed outcome. */
   apply?(o: Outcome): void;
   /** Picks the rule to name when no expectation matched (defaults to rules[0] of the first). */
-  blame?(o: Outcome): string;
+  blame?(o: Outcome): Blame;
+}
+
+/**
+ * The rule an unexpected outcome breaks. `intrinsic` says the outcome alone shows which rule it
+ * is (a write through a read-only page, another domain's page reached), so a probe's
+ * disagreement names it rather than the rule of the op the probe followed.
+ */
+export interface Blame {
+  rule: string;
+  intrinsic?: boolean;
 }
 
 type OkFields = Record<string, unknown>;
@@ -54,7 +64,7 @@ export function okExpect<K extends OpKind>(
   };
 }
 
-export function errExpect(errnos: readonly Errno[], rules: string[], more: Partial<Pick<Expect, 'post' | 'blame'>> = {}): Expect {
+export function errExpect(errnos: readonly Errno[], rules: string[], more: Partial<Pick<Expect, 'post' | 'blame' | 'apply'>> = {}): Expect {
   return {
     describe: errnos.join('|'),
     canonical: { err: errnos[0]! },
@@ -62,6 +72,7 @@ export function errExpect(errnos: readonly Errno[], rules: string[], more: Parti
     rules,
     post: more.post,
     blame: more.blame,
+    apply: more.apply,
   };
 }
 
@@ -76,8 +87,10 @@ export class Breaks {
   get any(): boolean {
     return this.list.length > 0;
   }
+  /** Probes after the failure blame `post`, by default the first broken rule: it says nothing changes. */
   expect(post?: string): Expect[] {
     const errnos = [...new Set(this.list.flatMap((b) => b.errnos))];
-    return [errExpect(errnos, [this.list[0]!.rule], { post })];
+    const rule = this.list[0]!.rule;
+    return [errExpect(errnos, [rule], { post: post ?? rule })];
   }
 }

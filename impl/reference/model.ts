@@ -6,36 +6,53 @@
 import {
   type AttachOp, type AttachPasidOp, type Capabilities, type DetachOp, type DetachPasidOp, type DmaOp,
   type DomainAllocOp, type DomainFreeOp, type Errno, type FlushOp, type Handle, type IovaToPhysOp,
-  type LeafRun, type LeavesOp, type MapOp, type Op, type Outcome, PAGING_TYPES, PROT, type Policies, type Topology,
+  type LeafRun, type LeavesOp, type MapOp, type Op, type OpKind, type Outcome, PAGING_TYPES, PROT, PROT_ALL, type Policies, type PtPagesOp, type Topology,
   type UnmapOp, U64_LIMIT, formatOutcome, hex, isAligned, isFailure, isPow2, isSubset, minPageSize, okField,
 } from '../../spec/index.ts';
 import { Breaks, type Expect, errExpect, okExpect } from './expect.ts';
+import { RemovedTranslations } from './iotlb.ts';
 import { MappingStore, endOf } from './mappings.ts';
+import { PasidAllocations, PasidSpace } from './pasid.ts';
 import { greedyRuns, normalizeRuns, runsEqual } from './pgsize.ts';
 import {
   type DeviceState, type DomainState, type GroupState, highestMappedEnd, isPaging, needsContext, tableOf,
 } from './state.ts';
+import { SvaModel } from './sva.ts';
+import { type TranslationContext, dmaExpect } from './translate.ts';
 import { type UnmapResult, rangeSplitsMapping, unmapCandidates } from './unmap.ts';
 
 export type Judgement =
   | { ok: true; rules: string[]; post?: string; quality?: { rule: string; message: string } }
-  | { ok: false; rule: string; expected: string[]; observed: string };
+  | { ok: false; rule: string; intrinsic: boolean; expected: string[]; observed: string };
+
+/** Ops that may need memory, so an armed fail_nth may make them fail with ENOMEM. */
+const ALLOCATING: ReadonlySet<OpKind> = new Set(['domain_alloc', 'attach', 'attach_pasid', 'map', 'pasid_alloc', 'sva_bind']);
 
 export class UnmodelledOpError extends Error {
   override name = 'UnmodelledOpError';
 }
 
-export class ReferenceModel {
+export class ReferenceModel implements TranslationContext {
   readonly domains = new Map<Handle, DomainState>();
   readonly freed = new Set<Handle>();
   readonly groups = new Map<string, GroupState>();
   readonly devices = new Map<string, DeviceState>();
+  readonly pasidSpace = new PasidSpace();
+  readonly pasids = new PasidAllocations(this.pasidSpace);
+  readonly sva: SvaModel;
+  /** fail_nth armed and not yet seen to fire. */
+  armed = false;
+  /** An injected failure was observed (the fail_nth sweep stops when a run sees none). */
+  injectionFired = false;
+  readonly physReported: boolean;
 
   constructor(
     readonly topology: Topology,
     readonly policies: Policies,
     readonly capabilities: Capabilities = {},
   ) {
+    this.physReported = capabilities.dma_phys !== false;
+    this.sva = new SvaModel(this.pasidSpace, policies, this.devices);
     for (const g of topology.groups) {
       const iommu = topology.iommus.find((m) => m.name === g.iommu)!;
       this.groups.set(g.name, { spec: g, iommu, devices: [], current: null, pasids: new Map() });
@@ -51,6 +68,23 @@ export class ReferenceModel {
   // ---- public API ------------------------------------------------------------------------
 
   expect(op: Op): Expect[] {
+    const exps = this.withReserved(op, this.expectPlain(op));
+    if (!this.armed || !ALLOCATING.has(op.op)) return exps;
+    // Any allocation may be the n-th; the failing op must change nothing (FAIL-ATOMIC).
+    const fired = () => {
+      this.armed = false;
+      this.injectionFired = true;
+    };
+    return [...exps, errExpect(['ENOMEM'], ['FAIL-ATOMIC'], { post: 'FAIL-ATOMIC', apply: fired })];
+  }
+
+  /** Every live domain, those SVA binds made included. */
+  *allDomains(): Iterable<DomainState> {
+    yield* this.domains.values();
+    for (const mm of this.sva.mms.values()) for (const b of mm.bonds) yield b.domain;
+  }
+
+  private expectPlain(op: Op): Expect[] {
     switch (op.op) {
       case 'domain_alloc': return this.domainAlloc(op);
       case 'domain_free': return this.domainFree(op);
@@ -64,9 +98,33 @@ export class ReferenceModel {
       case 'dma': return this.dma(op);
       case 'flush': return this.flush(op);
       case 'leaves': return this.leaves(op);
-      default:
-        throw new UnmodelledOpError(`the reference does not model '${op.op}' yet`);
+      case 'pt_pages': return this.ptPages(op);
+      case 'pasid_alloc': return this.pasids.alloc(op);
+      case 'pasid_get': return this.pasids.get(op);
+      case 'pasid_put': return this.pasids.put(op);
+      case 'pasid_find': return this.pasids.find(op);
+      case 'sva_bind': return this.sva.bind(op);
+      case 'sva_unbind': return this.sva.unbind(op);
+      case 'mm_map': return this.sva.mmMap(op);
+      case 'mm_unmap': return this.sva.mmUnmap(op);
+      case 'mm_exit': return this.sva.mmExit(op);
+      case 'fail_nth':
+        return [okExpect(op, {}, [], { apply: () => void (this.armed = op.n > 0) })];
     }
+  }
+
+  /**
+   * Reserved fields (virtio): a request with reserved bits set is rejected whole; an unmap may
+   * instead ignore them (the device MAY perform it).
+   */
+  private withReserved(op: Op, exps: Expect[]): Expect[] {
+    if (this.policies.reserved_fields === 'absent' || !('reserved' in op) || !op.reserved) return exps;
+    const errnos = new Set<Errno>(['EINVAL']);
+    // A request naming a domain that does not exist may be refused for that first.
+    for (const e of exps) if (e.canonical && isFailure(e.canonical) && e.canonical.err === 'ENOENT') errnos.add('ENOENT');
+    const reject = errExpect([...errnos], ['VIO-RESERVED'], { post: 'VIO-RESERVED' });
+    if (op.op !== 'unmap') return [reject];
+    return [reject, ...exps.map((e) => ({ ...e, rules: [...e.rules, 'VIO-RESERVED'] }))];
   }
 
   judge(op: Op, observed: Outcome): Judgement {
@@ -77,18 +135,26 @@ export class ReferenceModel {
       return { ok: true, rules: hit.rules, post: hit.post, quality: hit.quality };
     }
     const first = exps[0]!;
+    const blame = first.blame?.(observed) ?? { rule: first.rules[0]! };
     return {
       ok: false,
-      rule: first.blame?.(observed) ?? first.rules[0]!,
+      rule: blame.rule,
+      intrinsic: blame.intrinsic === true,
       expected: exps.map((e) => e.describe),
       observed: formatOutcome(op, observed),
     };
   }
 
+  /** The outcome the reference plays for `op`, and how to adopt it. */
+  canonical(op: Op): Expect & { canonical: Outcome } {
+    const exp = this.expect(op).find((e) => e.canonical && !e.quality && !e.rules.includes('FAIL-ATOMIC'));
+    if (!exp?.canonical) throw new UnmodelledOpError(`no canonical outcome for '${op.op}'`);
+    return exp as Expect & { canonical: Outcome };
+  }
+
   /** Plays the canonical outcome (the reference as an implementation). */
   act(op: Op): Outcome {
-    const exp = this.expect(op).find((e) => e.canonical && !e.quality);
-    if (!exp?.canonical) throw new UnmodelledOpError(`no canonical outcome for '${op.op}'`);
+    const exp = this.canonical(op);
     exp.apply?.(exp.canonical);
     return exp.canonical;
   }
@@ -104,6 +170,11 @@ export class ReferenceModel {
     return d ? tableOf(d) : null;
   }
 
+  /** Is a dma_fq domain lazy? Only when the adapter can be asked to flush it. */
+  private isLazy(type: string): boolean {
+    return type === 'dma_fq' && this.capabilities.lazy_flush === true;
+  }
+
   /** Where a device's DMA goes right now (null: its default domain). */
   currentDomain(dev: string): DomainState | null {
     return this.devices.get(dev)!.group.current;
@@ -113,6 +184,14 @@ export class ReferenceModel {
 
   private stale(_h: Handle): Expect[] {
     return [errExpect(['ENOENT'], ['DOM-STALE'])];
+  }
+
+  /** A domain the op can use: live and, under domain_lifetime=last-detach, attached. */
+  private existing(h: Handle): DomainState | Expect[] {
+    const d = this.domains.get(h);
+    if (!d) return this.stale(h);
+    if (d.dormant) return [errExpect(['ENOENT'], ['DOM-LIFETIME'])];
+    return d;
   }
 
   private domainAlloc(op: DomainAllocOp): Expect[] {
@@ -134,6 +213,8 @@ export class ReferenceModel {
         ias: iommu.ias, oas: iommu.oas,
         mappings: paging ? new MappingStore() : null,
         groups: new Set(), pasidUses: 0, parent: op.type === 'nested' ? parent! : null, children: 0,
+        dormant: this.policies.domain_lifetime === 'last-detach',
+        removed: new RemovedTranslations(this.isLazy(op.type)), mm: null,
       };
       if (d.parent) d.parent.children++;
       this.domains.set(op.domain, d);
@@ -151,7 +232,7 @@ export class ReferenceModel {
         return got === undefined || (got !== 0n && isSubset(got, allowed));
       },
       rules: ['DOM-ALLOC', 'DOM-PGSIZE'],
-      blame: (o) => (isFailure(o) ? 'DOM-ALLOC' : 'DOM-PGSIZE'),
+      blame: (o) => ({ rule: isFailure(o) ? 'DOM-ALLOC' : 'DOM-PGSIZE' }),
       apply: (o) => create(okField<bigint>(o, 'pgsizes') ?? allowed),
     }];
   }
@@ -193,23 +274,49 @@ export class ReferenceModel {
     const d = this.domains.get(op.domain);
     if (!d) return this.stale(op.domain);
     const g = this.devices.get(op.dev)!.group;
+    const move = this.policies.attach_busy === 'move';
+    const old = g.current;
+    if (move && old === d) return [okExpect(op, {}, ['ATT-ONE'], { post: 'ATT-ONE' })]; // already there
     const alreadyHere = [...d.groups].some((x) => x.iommu.name === g.iommu.name);
+    // Under move the old domain's context is released first if this group was its only user.
+    const freed = move && old !== null && needsContext(old) && old.groups.size === 1 ? 1 : 0;
     const breaks = new Breaks()
       .add(d.type === 'sva', ['ENODEV', 'EINVAL', 'EOPNOTSUPP'], 'DOM-OPS')
-      .add(g.current !== null, ['EBUSY'], 'ATT-ONE')
+      .add(!move && old !== null, ['EBUSY'], 'ATT-ONE')
       .add(this.incompatible(d, g), ['EINVAL'], 'ATT-COMPAT')
-      .add(needsContext(d) && !alreadyHere && this.contextsInUse(g.iommu.name) >= g.iommu.contexts, ['ENOSPC'], 'ATT-SPACE');
-    if (breaks.any) return breaks.expect('ATT-ONE');
+      .add(needsContext(d) && !alreadyHere && this.contextsInUse(g.iommu.name) - freed >= g.iommu.contexts, ['ENOSPC'], 'ATT-SPACE');
+    if (breaks.any) return breaks.expect();
     const apply = () => {
+      if (old) this.leave(g, old);
+      if (d.dormant) this.revive(d);
       g.current = d;
       d.groups.add(g);
       d.ias = Math.min(d.ias, g.iommu.ias);
       d.oas = Math.min(d.oas, g.iommu.oas);
     };
-    const ok = okExpect(op, {}, ['ATT-GROUP', 'ATT-DEFAULT'], { post: 'ATT-GROUP', apply });
+    const rules = old ? ['ATT-ONE', 'ATT-GROUP'] : ['ATT-GROUP', 'ATT-DEFAULT'];
+    const ok = okExpect(op, {}, rules, { post: 'ATT-GROUP', apply });
     // A narrower IOMMU may take the domain (narrowing it, as VT-d does) or refuse it.
     if (g.iommu.ias < d.ias || g.iommu.oas < d.oas) return [ok, errExpect(['EINVAL'], ['ATT-COMPAT'])];
     return [ok];
+  }
+
+  /** The group stops using `d`; under last-detach a domain left with nothing goes dormant. */
+  private leave(g: GroupState, d: DomainState): void {
+    g.current = null;
+    d.groups.delete(g);
+    if (this.policies.domain_lifetime === 'last-detach' && d.groups.size === 0 && d.pasidUses === 0) {
+      d.dormant = true;
+      d.mappings?.clear();
+      d.removed.clear();
+      delete d.ptBaseline;
+    }
+  }
+
+  private revive(d: DomainState): void {
+    d.dormant = false;
+    d.ias = d.iommu.ias;
+    d.oas = d.iommu.oas;
   }
 
   private detach(op: DetachOp): Expect[] {
@@ -217,17 +324,13 @@ export class ReferenceModel {
     const d = this.domains.get(op.domain);
     if (!d || g.current !== d) {
       // Linux's detach of a domain that is not current is a no-op (void); an error is also fine.
-      return [okExpect(op, {}, [d ? 'ATT-DETACH' : 'DOM-STALE']), errExpect(['EINVAL', 'ENOENT'], [d ? 'ATT-DETACH' : 'DOM-STALE'])];
+      const rule = d ? 'ATT-DETACH' : 'DOM-STALE';
+      return [okExpect(op, {}, [rule], { post: rule }), errExpect(['EINVAL', 'ENOENT'], [rule])];
     }
     const last = d.groups.size === 1 && d.pasidUses === 0;
-    const lifetime = this.policies.domain_lifetime === 'last-detach' && last;
     return [okExpect(op, {}, last ? ['ATT-DETACH', 'DOM-LIFETIME'] : ['ATT-DETACH'], {
-      post: 'ATT-DETACH',
-      apply: () => {
-        g.current = null;
-        d.groups.delete(g);
-        if (lifetime) this.destroy(d);
-      },
+      post: last && this.policies.domain_lifetime === 'last-detach' ? 'DOM-LIFETIME' : 'ATT-DETACH',
+      apply: () => this.leave(g, d),
     })];
   }
 
@@ -247,6 +350,7 @@ export class ReferenceModel {
     return [okExpect(op, {}, ['ATT-PASID'], {
       post: 'ATT-PASID',
       apply: () => {
+        if (d.dormant) this.revive(d);
         g.pasids.set(op.pasid, d);
         d.pasidUses++;
       },
@@ -256,14 +360,18 @@ export class ReferenceModel {
   private detachPasid(op: DetachPasidOp): Expect[] {
     const g = this.devices.get(op.dev)!.group;
     const d = g.pasids.get(op.pasid);
-    if (!d) return [okExpect(op, {}, ['ATT-PASID']), errExpect(['EINVAL', 'ENOENT'], ['ATT-PASID'])];
-    const lifetime = this.policies.domain_lifetime === 'last-detach' && d.groups.size === 0 && d.pasidUses === 1;
+    // An SVA bond is undone by sva_unbind, not here; Linux's detach of an empty PASID is void.
+    if (!d || d.type === 'sva') return [okExpect(op, {}, ['ATT-PASID']), errExpect(['EINVAL', 'ENOENT'], ['ATT-PASID'])];
     return [okExpect(op, {}, ['ATT-PASID'], {
       post: 'ATT-PASID',
       apply: () => {
         g.pasids.delete(op.pasid);
         d.pasidUses--;
-        if (lifetime) this.destroy(d);
+        if (this.policies.domain_lifetime === 'last-detach' && d.groups.size === 0 && d.pasidUses === 0) {
+          d.dormant = true;
+          d.mappings?.clear();
+          d.removed.clear();
+        }
       },
     })];
   }
@@ -271,43 +379,48 @@ export class ReferenceModel {
   // ---- map / unmap -----------------------------------------------------------------------
 
   private map(op: MapOp): Expect[] {
-    const d = this.domains.get(op.domain);
-    if (!d) return this.stale(op.domain);
+    const d = this.existing(op.domain);
+    if (Array.isArray(d)) return d;
     const table = d.mappings;
     const min = minPageSize(d.pgsizes);
     const aligned = table !== null && isAligned(op.iova | op.paddr | op.size, min);
+    const unknownFlags = op.prot > PROT_ALL;
     const breaks = new Breaks()
+      .add(unknownFlags && this.policies.unknown_flags === 'EINVAL', ['EINVAL'], 'MAP-FLAGS')
       .add(table === null, ['EINVAL'], 'MAP-DOMTYPE')
-      .add(table !== null && !aligned, ['EINVAL'], 'MAP-ALIGN');
+      .add(table !== null && !aligned, [this.policies.align_errno as Errno], 'MAP-ALIGN');
     if (breaks.any) return breaks.expect('MAP-ATOMIC');
     if (op.size === 0n) {
       return this.policies.zero_size_map === 'ok'
         ? [okExpect(op, {}, ['MAP-ZERO'], { post: 'MAP-ZERO' })]
         : [errExpect(['EINVAL'], ['MAP-ZERO'], { post: 'MAP-ZERO' })];
     }
+    const prot = op.prot & PROT_ALL;
     const iovaEnd = op.iova + op.size;
     const paddrEnd = op.paddr + op.size;
     const wraps = iovaEnd > U64_LIMIT || paddrEnd > U64_LIMIT;
     const range = this.policies.range_errno as Errno;
     const beyond = iovaEnd > 1n << BigInt(d.ias) || paddrEnd > 1n << BigInt(d.oas);
     breaks
-      .add((op.prot & (PROT.READ | PROT.WRITE)) === 0, ['EINVAL'], 'MAP-PROT')
+      .add((prot & (PROT.READ | PROT.WRITE)) === 0, ['EINVAL'], 'MAP-PROT')
       .add(wraps, ['EINVAL', 'ERANGE', 'EOVERFLOW', range], 'MAP-OVERFLOW')
       .add(!wraps && beyond, [range], 'MAP-RANGE')
       .add(!wraps && table!.intersecting(op.iova, iovaEnd).length > 0, [this.policies.overmap_errno as Errno], 'MAP-OVERLAP');
     if (breaks.any) return breaks.expect('MAP-ATOMIC');
-    return [okExpect(op, {}, ['MAP-OK'], {
+    return [okExpect(op, {}, unknownFlags ? ['MAP-OK', 'MAP-FLAGS'] : ['MAP-OK'], {
       post: 'MAP-XLATE',
-      apply: () => table!.insert({ iova: op.iova, size: op.size, paddr: op.paddr, prot: op.prot, layout: 'greedy' }),
+      apply: () => table!.insert({ iova: op.iova, size: op.size, paddr: op.paddr, prot, layout: 'greedy' }),
     })];
   }
 
   private unmap(op: UnmapOp): Expect[] {
-    const d = this.domains.get(op.domain);
-    if (!d) return this.stale(op.domain);
+    const d = this.existing(op.domain);
+    if (Array.isArray(d)) return d;
     const zero = (rules: string[]) => okExpect(op, { unmapped: 0n }, rules, { post: rules[0] });
     const table = d.mappings;
-    if (table === null) return [zero(['UNMAP-DOMTYPE'])];
+    if (table === null) {
+      return this.policies.nonpaging_unmap === 'zero' ? [zero(['UNMAP-DOMTYPE'])] : [errExpect(['EINVAL'], ['UNMAP-DOMTYPE'], { post: 'UNMAP-DOMTYPE' })];
+    }
     if (!isAligned(op.iova | op.size, minPageSize(d.pgsizes))) {
       return this.policies.misaligned_unmap === 'zero' ? [zero(['UNMAP-ALIGN'])] : [errExpect(['EINVAL'], ['UNMAP-ALIGN'], { post: 'UNMAP-ALIGN' })];
     }
@@ -316,22 +429,26 @@ export class ReferenceModel {
     if (end > U64_LIMIT) return [zero(['UNMAP-OVERFLOW']), errExpect(['EINVAL', 'ERANGE', 'EOVERFLOW'], ['UNMAP-OVERFLOW'])];
 
     const rule = this.classifyUnmap(table, op.iova, end);
-    const adopt = (r: UnmapResult) => () => {
-      for (const l of r.removed) table.removeRange(l.start, l.end, d.pgsizes);
+    const adopt = (r: UnmapResult) => {
+      d.removed.beginUnmap();
+      for (const l of r.removed) {
+        d.removed.record(table, l.start, l.end, { lo: op.iova, hi: end });
+        table.removeRange(l.start, l.end, d.pgsizes);
+      }
     };
-    const blame = (o: Outcome) => (isFailure(o) ? 'UNMAP-RET' : rule);
+    const blame = (o: Outcome) => ({ rule: isFailure(o) ? 'UNMAP-RET' : rule });
 
     if (this.policies.partial_unmap === 'reject-range' && rangeSplitsMapping(table, op.iova, end)) {
       return [errExpect(['ERANGE'], ['UNMAP-PARTIAL'], { post: 'UNMAP-PARTIAL', blame })];
     }
     const candidates = unmapCandidates(table, op.iova, end, d.pgsizes, this.policies);
     const anyPredicted = candidates.some((c) => c.predicted);
-    return candidates.map((c) =>
+    const exps = candidates.map((c) =>
       okExpect(op, { unmapped: c.total }, [rule, 'UNMAP-RET'], {
         post: rule,
         blame,
         apply: () => {
-          adopt(c)();
+          adopt(c);
           // An outcome the predicted layout does not explain reveals leaves of another shape.
           if (!c.predicted && anyPredicted) this.forgetLayout(table, op.iova, end);
         },
@@ -340,6 +457,17 @@ export class ReferenceModel {
           : undefined,
       }),
     );
+    // A split needs a new table; if that allocation fails the unmap removes nothing (FAIL-ATOMIC).
+    if (this.armed && this.policies.partial_unmap === 'split' && candidates.every((c) => c.total > 0n)) {
+      exps.push(okExpect(op, { unmapped: 0n }, ['FAIL-ATOMIC'], {
+        post: 'FAIL-ATOMIC',
+        apply: () => {
+          this.armed = false;
+          this.injectionFired = true;
+        },
+      }));
+    }
+    return exps;
   }
 
   /** Which rule an unmap request exercises: SYM when it is exactly whole earlier maps. */
@@ -365,8 +493,8 @@ export class ReferenceModel {
   // ---- translation -----------------------------------------------------------------------
 
   private iovaToPhys(op: IovaToPhysOp): Expect[] {
-    const d = this.domains.get(op.domain);
-    if (!d) return this.stale(op.domain);
+    const d = this.existing(op.domain);
+    if (Array.isArray(d)) return d;
     switch (d.type) {
       case 'identity':
         return [okExpect(op, { phys: op.iova }, ['XLATE-I2P'])];
@@ -382,62 +510,68 @@ export class ReferenceModel {
     }
   }
 
+  /** The PASID a dma names: a number the suite chose, or the one an allocation or mm holds. */
+  private pasidOf(op: DmaOp): number | null | undefined {
+    if (op.pasid !== undefined) return op.pasid;
+    if (op.pasidOf === undefined) return undefined;
+    return this.pasids.idOf(op.pasidOf) ?? this.sva.mms.get(op.pasidOf)?.pasid ?? null;
+  }
+
   private dma(op: DmaOp): Expect[] {
-    const dev = this.devices.get(op.dev)!;
-    const g = dev.group;
-    const optionalFields = this.capabilities.dma_phys === false ? new Set(['phys']) : undefined;
-    const fault = (rule: string) => errExpect(['FAULT'], [rule], { blame: (o) => this.blameLeak(op, o, rule) });
-    const pass = (phys: bigint, rule: string) => okExpect(op, { phys }, [rule], { optionalFields, blame: (o) => this.blameLeak(op, o, rule) });
-
-    if (op.pasidOf !== undefined) throw new UnmodelledOpError('dma through an implementation-chosen PASID needs the PASID model');
-    if (op.pasid !== undefined) {
-      const d = g.pasids.get(op.pasid);
-      return d ? this.through(d, op, 'ATT-PASID', pass, fault) : [fault('ATT-PASID')];
-    }
-    if (g.current === null) {
-      if (g.spec.defaultDomain === 'dma') return [fault('ATT-DEFAULT')];
-      return this.passthrough(op, g.iommu.oas, 'ATT-DEFAULT', pass, fault);
-    }
-    return this.through(g.current, op, 'XLATE-DMA', pass, fault);
+    const g = this.devices.get(op.dev)!.group;
+    const pasid = this.pasidOf(op);
+    if (pasid === undefined) return dmaExpect(this, op, g, g.current, g.current ? 'XLATE-DMA' : 'ATT-DEFAULT');
+    // A PASID nothing is attached at reaches nothing (not even the default domain).
+    const d = pasid === null ? undefined : g.pasids.get(pasid);
+    const rule = d?.type === 'sva' || op.pasidOf !== undefined ? (d ? 'SVA-COHERENT' : 'SVA-UNBIND') : 'ATT-PASID';
+    if (!d) return [errExpect(['FAULT'], [rule], { blame: (o) => this.blameNowhere(op, o, rule) })];
+    return dmaExpect(this, op, g, d, rule);
   }
 
-  private through(d: DomainState, op: DmaOp, rule: string, pass: (p: bigint, r: string) => Expect, fault: (r: string) => Expect): Expect[] {
-    if (d.type === 'identity') return this.passthrough(op, d.oas, rule, pass, fault);
-    const table = tableOf(d);
-    if (!table) return [fault(rule)]; // blocked; sva without an mm
-    const m = table.containing(op.iova);
-    if (!m) return [fault(rule)];
-    const canRead = (m.prot & PROT.READ) !== 0 || ((m.prot & PROT.WRITE) !== 0 && this.policies.write_only_read === 'allow');
-    const permitted = op.access === 'w' ? (m.prot & PROT.WRITE) !== 0 : canRead;
-    return permitted ? [pass(m.paddr + (op.iova - m.iova), rule)] : [fault('XLATE-PERM')];
-  }
-
-  private passthrough(op: DmaOp, oas: number, rule: string, pass: (p: bigint, r: string) => Expect, fault: (r: string) => Expect): Expect[] {
-    // Beyond the output width a bypassing IOMMU may either drop the access or pass it on.
-    return op.iova < 1n << BigInt(oas) ? [pass(op.iova, rule)] : [pass(op.iova, rule), fault(rule)];
-  }
-
-  /** A device reaching a page mapped only in a domain it is not attached to breaks isolation. */
-  private blameLeak(op: DmaOp, o: Outcome, rule: string): string {
+  /** A DMA that should have reached nothing reached something. */
+  private blameNowhere(op: DmaOp, o: Outcome, rule: string): { rule: string; intrinsic?: boolean } {
     const phys = okField<bigint>(o, 'phys');
-    if (phys === undefined) return rule;
-    for (const d of this.domains.values()) {
-      const m = d.mappings?.containing(op.iova);
-      if (m && m.paddr + (op.iova - m.iova) === phys && (op.pasid === undefined ? this.currentDomain(op.dev) : this.devices.get(op.dev)!.group.pasids.get(op.pasid)) !== d) return 'ISOLATION';
+    if (phys === undefined) return { rule };
+    for (const d of this.allDomains()) {
+      const m = tableOf(d)?.containing(op.iova);
+      if (m && m.paddr + (op.iova - m.iova) === phys && !(d.type === 'sva' && rule === 'SVA-UNBIND')) return { rule: 'ISOLATION', intrinsic: true };
     }
-    return rule;
+    return { rule };
   }
 
   private flush(op: FlushOp): Expect[] {
-    return this.domains.has(op.domain) ? [okExpect(op, {}, [])] : this.stale(op.domain);
+    const d = this.existing(op.domain);
+    if (Array.isArray(d)) return d;
+    return [okExpect(op, {}, d.removed.lazy ? ['TLB-FLUSH'] : [], { post: 'TLB-FLUSH', apply: () => d.removed.flush() })];
+  }
+
+  /** pt_pages: anything while mappings exist; back at the empty baseline once none do (PT-LEAK). */
+  private ptPages(op: PtPagesOp): Expect[] {
+    const d = this.existing(op.domain);
+    if (Array.isArray(d)) return d;
+    const empty = !d.mappings || d.mappings.size === 0;
+    const any: Expect = {
+      describe: 'ok pages=<any>',
+      canonical: { ok: { pages: d.ptBaseline ?? 1 } },
+      matches: (o) => !isFailure(o),
+      rules: [],
+      apply: (o) => {
+        if (empty && d.ptBaseline === undefined) d.ptBaseline = okField<number>(o, 'pages');
+      },
+    };
+    if (!empty || d.ptBaseline === undefined) return [any];
+    return [
+      okExpect(op, { pages: d.ptBaseline }, ['PT-LEAK']),
+      { ...any, describe: `ok pages=${d.ptBaseline} (the empty baseline)`, quality: { rule: 'PT-LEAK', message: `domain ${d.handle} has no mapping left but holds more page-table pages than its empty baseline of ${d.ptBaseline}` } },
+    ];
   }
 
   // ---- introspection ---------------------------------------------------------------------
 
   /** `leaves` over exactly one mapping: a valid tiling is required, the greedy one preferred. */
   private leaves(op: LeavesOp): Expect[] {
-    const d = this.domains.get(op.domain);
-    if (!d) return this.stale(op.domain);
+    const d = this.existing(op.domain);
+    if (Array.isArray(d)) return d;
     const m = d.mappings?.containing(op.iova);
     if (!m || m.iova !== op.iova || m.size !== op.size) throw new UnmodelledOpError('leaves is only asked for exactly one live mapping');
     const greedy = greedyRuns(d.pgsizes, m.iova, m.paddr, m.size);

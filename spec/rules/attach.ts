@@ -40,16 +40,18 @@ export const ATTACH_RULES: readonly Rule[] = [
   {
     id: 'ATT-ONE',
     family: 'attach',
-    level: 'MUST',
+    level: 'POLICY',
     title: 'A group holds one caller domain',
     statement:
-      "While a group's current domain is one the caller attached, attaching any domain to any of its devices, the current one included, " +
-      'fails with EBUSY and changes nothing; the caller must detach first.',
+      "A group has exactly one current domain. While it is one the caller attached, attaching any domain to any of its devices, the current one included, " +
+      'fails with EBUSY and changes nothing under attach_busy=EBUSY (the caller must detach first). ' +
+      'Under attach_busy=move the attach succeeds as a detach from the old domain (with its DOM-LIFETIME consequences) followed by an attach to the new one.',
     sources: [
       'linux:drivers/iommu/iommu.c __iommu_attach_group() (group->domain neither default nor blocking: -EBUSY)',
       'linux:include/linux/iommu.h struct iommu_domain_ops attach_dev kdoc (EBUSY: attached and cannot be changed)',
+      'spec:OASIS virtio, IOMMU device, ATTACH request (an endpoint attached elsewhere is implicitly detached first)',
     ],
-    policies: [],
+    policies: ['attach_busy'],
     capabilities: [],
   },
   {

@@ -98,7 +98,9 @@ export const DOMAIN_RULES: readonly Rule[] = [
     title: 'Domain fate after last detach follows policy',
     statement:
       'When a domain loses its last attachment (the last group detaches, or the last PASID, with no group left), under domain_lifetime=persist it lives on with all its mappings until `domain_free`. ' +
-      'Under domain_lifetime=last-detach it ceases to exist together with its mappings, and later operations naming it fail with ENOENT.',
+      'Under domain_lifetime=last-detach a domain exists only while something is attached to it: before its first attach and after its last detach, ' +
+      'map, unmap, iova_to_phys and flush naming it fail with ENOENT; the last detach drops every mapping, and the next attach brings the domain back empty. ' +
+      '`domain_free` of such a dormant domain succeeds.',
     sources: [
       'spec:OASIS virtio, IOMMU device, Device operations / DETACH request (after all endpoints detach the domain ceases to exist)',
       'linux:drivers/iommu/iommu.c iommu_domain_free() (a Linux domain lives until freed)',

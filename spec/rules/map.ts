@@ -24,16 +24,18 @@ export const MAP_RULES: readonly Rule[] = [
   {
     id: 'MAP-ALIGN',
     family: 'map',
-    level: 'MUST',
+    level: 'POLICY',
     title: 'Map must be aligned to the smallest page',
     statement:
       "Let g be the smallest page size in the domain's page-size bitmap. " +
-      'If iova, paddr or size is not a multiple of g, that is if (iova | paddr | size) & (g - 1) is non-zero, `map` fails with EINVAL and nothing changes.',
+      'If iova, paddr or size is not a multiple of g, that is if (iova | paddr | size) & (g - 1) is non-zero, `map` fails with the declared align_errno ' +
+      '(EINVAL in Linux, ERANGE from virtio-iommu\'s S_RANGE) and nothing changes.',
     sources: [
       'seed:003_25f1d949be292248.txt',
       'linux:drivers/iommu/iommu.c iommu_map_nosync() (IS_ALIGNED(iova | paddr | size, min_pagesz), pr_err "unaligned")',
+      'spec:OASIS virtio, IOMMU device, MAP request (virt_start, phys_start or virt_end + 1 unaligned: SHOULD S_RANGE)',
     ],
-    policies: [],
+    policies: ['align_errno'],
     capabilities: [],
   },
   {
@@ -66,6 +68,21 @@ export const MAP_RULES: readonly Rule[] = [
       'linux:include/linux/iommu.h IOMMU_READ, IOMMU_WRITE',
     ],
     policies: [],
+    capabilities: [],
+  },
+  {
+    id: 'MAP-FLAGS',
+    family: 'map',
+    level: 'POLICY',
+    title: 'Unknown permission flags follow policy',
+    statement:
+      'A `map` whose prot carries bits beyond the six the vocabulary defines (READ, WRITE, CACHE, NOEXEC, MMIO, PRIV) is judged by unknown_flags. ' +
+      'Under ignore the extra bits make no difference: the map behaves as if they were clear. Under EINVAL it fails with EINVAL and nothing changes.',
+    sources: [
+      'linux:drivers/iommu/io-pgtable-arm.c arm_lpae_prot_to_pte() (tests only the bits it knows)',
+      'spec:OASIS virtio, IOMMU device, MAP request (the device MUST reject a request with an unknown flag: S_INVAL)',
+    ],
+    policies: ['unknown_flags'],
     capabilities: [],
   },
   {

@@ -7,8 +7,13 @@ const FAMILY_TITLES: { readonly [F in Family]: string } = {
   map: 'Map',
   unmap: 'Unmap',
   xlate: 'Translation and isolation',
+  iotlb: 'IOTLB invalidation',
   domain: 'Domains',
   attach: 'Attach and detach',
+  pasid: 'PASID allocation and lifetime',
+  sva: 'Shared virtual addressing',
+  fault: 'Resource failure',
+  virtio: 'virtio-iommu device',
   adapter: 'Adapter protocol',
 };
 

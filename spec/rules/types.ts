@@ -7,7 +7,7 @@ import type { PolicyKey } from '../policies.ts';
 /** MUST: a violation is FAIL. SHOULD: QUALITY_WARNING. POLICY: the declared value is required. */
 export type RuleLevel = 'MUST' | 'SHOULD' | 'POLICY';
 
-export const FAMILIES = ['map', 'unmap', 'xlate', 'domain', 'attach', 'adapter'] as const;
+export const FAMILIES = ['map', 'unmap', 'xlate', 'iotlb', 'domain', 'attach', 'pasid', 'sva', 'fault', 'virtio', 'adapter'] as const;
 export type Family = (typeof FAMILIES)[number];
 
 export interface Rule {

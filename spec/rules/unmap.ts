@@ -7,15 +7,17 @@ export const UNMAP_RULES: readonly Rule[] = [
   {
     id: 'UNMAP-DOMTYPE',
     family: 'unmap',
-    level: 'MUST',
-    title: 'Unmap on a non-paging domain returns 0',
+    level: 'POLICY',
+    title: 'Unmap on a non-paging domain removes nothing',
     statement:
-      'An `unmap` on a domain of type blocked, identity, sva or nested returns 0 bytes unmapped, not an errno, and changes nothing.',
+      'An `unmap` on a domain of type blocked, identity, sva or nested changes nothing. Under nonpaging_unmap=zero it returns 0 bytes unmapped, not an errno (Linux); ' +
+      'under nonpaging_unmap=EINVAL it fails with EINVAL (virtio-iommu, S_INVAL on a bypass domain).',
     sources: [
       'linux:drivers/iommu/iommu.c __iommu_unmap() (the __IOMMU_DOMAIN_PAGING test: return 0)',
       'seed:002_b3cb825c86431b4e.txt',
+      'spec:OASIS virtio, IOMMU device, UNMAP request (a bypass domain: S_INVAL)',
     ],
-    policies: [],
+    policies: ['nonpaging_unmap'],
     capabilities: [],
   },
   {
