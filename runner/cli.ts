@@ -47,7 +47,7 @@ export function buildProgram(): Command {
     .option('--policy <key=value>', 'policy for builtin adapters (repeatable)', policyPair, {})
     .option('--family <ids>', 'only these property families (comma-separated)', list)
     .option('--seed <n>', 'seed for every family', int('--seed', 0), 20261121)
-    .option('--runs <n>', 'sequences per family (the default budget is about a minute)', int('--runs', 1), 20000)
+    .option('--runs <n>', 'sequences per family (the default budget is about a minute)', int('--runs', 1), 15000)
     .option('--max-steps <n>', 'longest sequence, in generated steps', int('--max-steps', 1), 60)
     .option('--path <path>', 'replay one case (fast-check path from a finding)')
     .option('--ignore <rules>', 'rules set aside (a replay passes the finding\'s)', list)
