@@ -244,9 +244,21 @@ export class Interpreter {
     return op;
   }
 
+  /**
+   * No domain to map into: wake a dormant one (virtio domains exist only while attached), or
+   * allocate one.
+   */
+  private prepare(a: number, b: number, c: number): Op {
+    const dormant = this.live().filter((x) => x.dormant && x.mappings !== null);
+    if (dormant.length === 0) return this.alloc(a, b, c);
+    const d = dormant[a % dormant.length]!;
+    const devs = [...this.model.devices.values()].filter((x) => x.group.iommu === d.iommu);
+    return { op: 'attach', dev: devs[b % devs.length]!.spec.name, domain: d.handle };
+  }
+
   private map(a: number, b: number, c: number, d: number, e: number): Op {
     const h = this.pickDomain(a, (x) => x.mappings !== null && !x.dormant);
-    if (!h) return this.alloc(a, b, c);
+    if (!h) return this.prepare(a, b, c);
     const dom = this.model.domain(h);
     const bitmap = dom?.pgsizes ?? (1n << 12n);
     const size = this.size(bitmap, b, c);
@@ -318,7 +330,7 @@ export class Interpreter {
 
   private unmap(a: number, b: number, c: number, d: number): Op {
     const h = this.pickDomain(a, (x) => x.mappings !== null && x.mappings.size > 0) ?? this.pickDomain(a, (x) => x.mappings !== null && !x.dormant);
-    if (!h) return this.alloc(a, b, c);
+    if (!h) return this.prepare(a, b, c);
     const dom = this.model.domain(h);
     const bitmap = dom?.pgsizes ?? (1n << 12n);
     const min = minPageSize(bitmap);

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import {
   type Adapter, type AdapterInfo, type Capabilities, ConfigError, FAILING, type Op, type Outcome, type Rule, RULES, type Status,
-  OP_FIELDS, type OpKind, type Policies, type Topology, encodeOp, encodeOutcome, formatCall, formatOp, policyDef, resolvePolicies, validateTopology, worst,
+  OP_FIELDS, type OpKind, type Policies, type Topology, encodeOp, ruleById, encodeOutcome, formatCall, formatOp, policyDef, resolvePolicies, validateTopology, worst,
 } from '../spec/index.ts';
 import { Coverage, type CoverageReport } from '../properties/coverage.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
@@ -163,6 +163,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   // A rule broken in one family is set aside in the next: one finding per rule, and the
   // budget goes to finding other bugs.
   const found = new Set(opts.ignore ?? []);
+  const inProcess = !opts.adapterSpec.startsWith('cmd:');
   for (const fam of families) {
     const missing = (fam.requires ?? []).filter((c) => !capabilities[c]);
     if (missing.length > 0) {
@@ -183,7 +184,8 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     const counts = emptyCounts();
     for (const id of fam.rules) {
       const bad = r.findings.find((f) => f.rule === id);
-      counts[bad ? bad.status : r.quality.some((q) => q.rule === id) ? 'QUALITY_WARNING' : 'PASS']++;
+      const rule = ruleById(id)!;
+      counts[bad ? bad.status : r.quality.some((q) => q.rule === id) ? 'QUALITY_WARNING' : notSupported(rule, capabilities, policies, inProcess) ? 'NOT_SUPPORTED' : 'PASS']++;
     }
     const ops = [...r.coverage.ops.values()].reduce((s, o) => s + o.total, 0);
     const line = { id: fam.id, title: fam.title, runs: r.runs, ms: r.ms, ops, counts };
@@ -201,7 +203,6 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     }
   }
 
-  const inProcess = !opts.adapterSpec.startsWith('cmd:');
   const rules: Report['rules'] = RULES.map((rule) => {
     let status: Status = 'PASS';
     let reason: string | undefined;
