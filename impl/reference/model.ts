@@ -295,7 +295,8 @@ export class ReferenceModel implements TranslationContext {
       d.oas = Math.min(d.oas, g.iommu.oas);
     };
     const rules = old ? ['ATT-ONE', 'ATT-GROUP'] : ['ATT-GROUP', 'ATT-DEFAULT'];
-    const ok = okExpect(op, {}, rules, { post: 'ATT-GROUP', apply });
+    // Waking a dormant domain: what it shows must be nothing (it came back empty).
+    const ok = okExpect(op, {}, d.dormant ? [...rules, 'DOM-LIFETIME'] : rules, { post: d.dormant ? 'DOM-LIFETIME' : 'ATT-GROUP', apply });
     // A narrower IOMMU may take the domain (narrowing it, as VT-d does) or refuse it.
     if (g.iommu.ias < d.ias || g.iommu.oas < d.oas) return [ok, errExpect(['EINVAL'], ['ATT-COMPAT'])];
     return [ok];
