@@ -5,6 +5,8 @@
 import { expect, test } from 'vitest';
 import { type Capabilities, type Op, type OpKind, type Outcome, type Policies, type Topology, isFailure, minPageSize } from '../spec/index.ts';
 import { ReferenceModel } from '../impl/reference/model.ts';
+import { familyById } from '../properties/families.ts';
+import { runFamily } from '../properties/property.ts';
 import { BUDGET, BrokenAdapter, type Case, describeFinding, hunt } from './broken.ts';
 import { nonProbe } from './helpers.ts';
 
@@ -185,4 +187,41 @@ test('a faithful adapter with every capability has no finding in the new familie
     const findings = await hunt({ id: 'faithful', adapter: () => new Faithful('ok', {}, 'virtio-iommu', { dma_phys: true }), family, rule: '', maxOps: 0 });
     expect(findings.map(describeFinding), family).toEqual([]);
   }
+});
+
+/** Page-table pages as a simple driver would count them: one root, one table per live mapping. */
+class CountsTables extends BrokenAdapter {
+  constructor(name: string, private readonly leaks: boolean) {
+    super(name, {}, 'linux', { dma_phys: true, pt_pages: true });
+  }
+  private made = new Map<string, number>();
+  override reset(t: Topology): void {
+    super.reset(t);
+    this.made = new Map();
+  }
+  exec(op: Op): Outcome {
+    if (op.op === 'pt_pages') {
+      const d = this.model.domain(op.domain);
+      if (!d?.mappings) return this.model.act(op);
+      // The leaky one frees no table page on unmap: it counts every map ever made.
+      return { ok: { pages: 1 + (this.leaks ? this.made.get(op.domain) ?? 0 : d.mappings.size) } };
+    }
+    const o = this.model.act(op);
+    if (op.op === 'map' && !isFailure(o)) this.made.set(op.domain, (this.made.get(op.domain) ?? 0) + 1);
+    return o;
+  }
+}
+
+test('(q) page-table pages never freed are a PT-LEAK quality warning; a driver that frees them has none', async () => {
+  const run = async (leaks: boolean) => {
+    const adapter = new CountsTables(leaks ? 'leaky' : 'tidy', leaks);
+    return runFamily({ adapter, policies: adapter.policies, capabilities: adapter.capabilities, topologies: 'any' }, familyById('symmetric-unmap')!, BUDGET);
+  };
+  const leaky = await run(true);
+  expect(leaky.findings).toEqual([]);
+  expect(leaky.quality.map((q) => q.rule)).toEqual(['PT-LEAK']);
+  expect(leaky.quality[0]!.message).toMatch(/empty baseline of 1/);
+  const tidy = await run(false);
+  expect(tidy.quality).toEqual([]);
+  expect(tidy.coverage.rules.get('PT-LEAK') ?? 0).toBeGreaterThan(0);
 });
