@@ -11,6 +11,7 @@ import { Coverage, type CoverageReport } from '../properties/coverage.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
 import { type Finding, runFamily } from '../properties/property.ts';
 import type { TraceEntry, Violation } from '../properties/checker.ts';
+import { type Corpus, replayCorpus } from './corpus.ts';
 
 export const SUITE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 export const REPORT_SCHEMA = 1;
@@ -28,6 +29,8 @@ export interface SuiteOptions {
   /** Highest tolerated share of skipped steps. */
   maxSkipRate: number;
   onFamily?: (f: FamilyLine) => void;
+  /** The failure database: its open findings are replayed first, new ones stored at the end. */
+  corpus?: Corpus;
 }
 
 export interface FamilyLine {
@@ -74,6 +77,8 @@ export interface Report {
   quality: ReportFinding[];
   coverage: CoverageReport & { skipRate: number };
   gate: { ok: boolean; problems: string[] };
+  /** Stored findings replayed before the run: how many still fail, how many are now fixed. */
+  corpus: { dir: string; replayed: number; reproduced: number; fixed: number } | null;
   summary: Record<Status, number> & { exitCode: number };
 }
 
@@ -164,6 +169,21 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   // budget goes to finding other bugs.
   const found = new Set(opts.ignore ?? []);
   const inProcess = !opts.adapterSpec.startsWith('cmd:');
+  const corpusReplay = { replayed: 0, reproduced: 0, fixed: 0 };
+  if (opts.corpus && opts.path === undefined) {
+    // Known bugs first: each stored case runs once, exactly as found; one that still fails is
+    // reported now and its rule set aside for the rest of the run.
+    for (const r of await replayCorpus(opts.corpus, adapter, { profile: info.profile ?? 'linux', policies, capabilities, topologies }, info.name)) {
+      corpusReplay.replayed++;
+      if (!r.reproduced) {
+        corpusReplay.fixed++;
+        continue;
+      }
+      corpusReplay.reproduced++;
+      found.add(r.finding!.rule);
+      findings.push(toReportFinding(r.finding!, opts, r.finding!.status));
+    }
+  }
   for (const fam of families) {
     const missing = (fam.requires ?? []).filter((c) => !capabilities[c]);
     if (missing.length > 0) {
@@ -224,6 +244,8 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     return { id: rule.id, family: rule.family, level: rule.level, title: rule.title, status, checks, ...(reason ? { reason } : {}) };
   });
 
+  if (opts.corpus) for (const f of findings) opts.corpus.record(f, info.name, opts.maxSteps);
+
   const summary = { ...emptyCounts(), exitCode: 0 };
   for (const r of rules) summary[r.status]++;
   const failed = rules.some((r) => FAILING.has(r.status));
@@ -241,6 +263,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     quality,
     coverage: { ...coverage.toJSON(), skipRate: coverage.skipRate },
     gate: { ok: gateProblems.length === 0, problems: gateProblems },
+    corpus: opts.corpus ? { dir: opts.corpus.dir, ...corpusReplay } : null,
     summary,
   };
 }

@@ -1,0 +1,121 @@
+// The failure database, after Hypothesis's example database: every distinct finding is kept
+// under the corpus directory, and the next run replays each one first, so a bug found once is
+// checked on every later run until it is fixed — and then it is marked fixed-verified, not
+// forgotten. Findings are the same when rule, adapter, failing op kind and the shape of the
+// minimal trace (op kinds and outcome kinds, not addresses) agree.
+
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Adapter } from '../spec/index.ts';
+import { familyById } from '../properties/families.ts';
+import { type AdapterContext, type Finding, runFamily } from '../properties/property.ts';
+import type { ReportFinding } from './suite.ts';
+
+export const CORPUS_SCHEMA = 1;
+export const DEFAULT_CORPUS_DIR = '.iommu-conformance';
+
+export type CorpusStatus = 'open' | 'fixed-verified';
+
+export interface CorpusEntry {
+  schema: number;
+  key: string;
+  rule: string;
+  adapter: string;
+  family: string;
+  seed: number;
+  path: string;
+  ignored: string[];
+  maxSteps: number;
+  trace: string[];
+  firstSeen: string;
+  lastSeen: string;
+  status: CorpusStatus;
+}
+
+/** Op kinds and outcome kinds of the generated (non-probe) ops, then the failing op's. */
+export function traceShape(f: Pick<ReportFinding, 'ops' | 'op'>): string {
+  const kinds = f.ops.filter((e) => !e.probe).map((e) => `${String(e.op.op)}:${'err' in e.outcome ? String(e.outcome.err) : 'ok'}`);
+  const failing = f.ops.at(-1);
+  return [...kinds, `!${failing ? String(failing.op.op) : 'reset'}`].join(' ');
+}
+
+/** Timeouts and crashes are one finding per rule and adapter, whatever the trace. */
+export function findingKey(f: Pick<ReportFinding, 'rule' | 'status' | 'ops' | 'op'>, adapter: string): string {
+  const whole = f.status === 'TIMEOUT' || f.status === 'CRASH';
+  const parts = whole ? [f.rule, adapter] : [f.rule, adapter, traceShape(f)];
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
+}
+
+export class Corpus {
+  constructor(readonly dir: string) {}
+
+  private file(key: string, rule: string): string {
+    return join(this.dir, `${rule}-${key}.json`);
+  }
+
+  load(): CorpusEntry[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir).filter((n) => n.endsWith('.json')).sort();
+    } catch {
+      return [];
+    }
+    const out: CorpusEntry[] = [];
+    for (const n of names) {
+      try {
+        const e = JSON.parse(readFileSync(join(this.dir, n), 'utf8')) as CorpusEntry;
+        if (e.schema === CORPUS_SCHEMA && typeof e.key === 'string') out.push(e);
+      } catch {
+        // A torn or foreign file is not ours to judge; the next save rewrites ours whole.
+      }
+    }
+    return out;
+  }
+
+  private write(e: CorpusEntry): void {
+    mkdirSync(this.dir, { recursive: true });
+    writeFileSync(this.file(e.key, e.rule), JSON.stringify(e, null, 2) + '\n');
+  }
+
+  /** Stores a finding; returns true when it was not known before (or had been fixed). */
+  record(f: ReportFinding, adapter: string, maxSteps: number, now = new Date()): boolean {
+    const key = findingKey(f, adapter);
+    const known = this.load().find((e) => e.key === key);
+    const stamp = now.toISOString();
+    this.write({
+      schema: CORPUS_SCHEMA, key, rule: f.rule, adapter, family: f.family, seed: f.seed, path: f.path, ignored: f.ignored,
+      maxSteps, trace: f.trace, firstSeen: known?.firstSeen ?? stamp, lastSeen: stamp, status: 'open',
+    });
+    return !known || known.status !== 'open';
+  }
+
+  mark(e: CorpusEntry, status: CorpusStatus): void {
+    this.write({ ...e, status });
+  }
+}
+
+export interface ReplayOutcome {
+  entry: CorpusEntry;
+  reproduced: boolean;
+  /** The replay's finding when it reproduced. */
+  finding?: Finding;
+  /** The rule the replay broke instead, if another. */
+  other?: string;
+}
+
+/** Replays every open entry of this adapter once, without shrinking, and marks the fixed ones. */
+export async function replayCorpus(corpus: Corpus, adapter: Adapter, ctx: Omit<AdapterContext, 'adapter'>, adapterName: string): Promise<ReplayOutcome[]> {
+  const out: ReplayOutcome[] = [];
+  for (const e of corpus.load()) {
+    if (e.adapter !== adapterName || e.status !== 'open') continue;
+    const family = familyById(e.family);
+    if (!family) continue;
+    const r = await runFamily({ ...ctx, adapter }, family, { seed: e.seed, runs: 1, maxSteps: e.maxSteps, path: e.path, ignore: e.ignored, maxFindings: 1 });
+    const hit = r.findings[0];
+    const reproduced = hit?.rule === e.rule;
+    if (!reproduced) corpus.mark(e, 'fixed-verified');
+    out.push({ entry: e, reproduced, ...(reproduced ? { finding: hit } : {}), ...(hit && !reproduced ? { other: hit.rule } : {}) });
+  }
+  return out;
+}
