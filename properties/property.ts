@@ -23,6 +23,8 @@ export interface FamilyRunOptions {
   ignore?: readonly string[];
   /** Distinct failures to look for before stopping. */
   maxFindings?: number;
+  /** Called as soon as a finding is shrunk, before the run goes on (so nothing found is lost). */
+  onFinding?: (f: Finding) => void;
 }
 
 export interface Finding extends Violation {
@@ -129,6 +131,7 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
       shrinks: details.numShrinks,
       topology,
     });
+    opts.onFinding?.(findings[findings.length - 1]!);
     ignore.add(again.violation.rule);
     if (opts.path !== undefined) break;
   }

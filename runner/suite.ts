@@ -31,6 +31,8 @@ export interface SuiteOptions {
   onFamily?: (f: FamilyLine) => void;
   /** The failure database: its open findings are replayed first, new ones stored at the end. */
   corpus?: Corpus;
+  /** Every finding as soon as it is known (replayed or shrunk), e.g. to append to findings.jsonl. */
+  onFinding?: (f: ReportFinding) => void;
 }
 
 export interface FamilyLine {
@@ -181,7 +183,10 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       }
       corpusReplay.reproduced++;
       found.add(r.finding!.rule);
-      findings.push(toReportFinding(r.finding!, opts, r.finding!.status));
+      const rf = toReportFinding(r.finding!, opts, r.finding!.status);
+      findings.push(rf);
+      opts.onFinding?.(rf);
+      opts.corpus.record(rf, info.name, opts.maxSteps); // refreshes lastSeen
     }
   }
   for (const fam of families) {
@@ -196,6 +201,12 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     }
     const r = await runFamily({ adapter, profile: info.profile ?? 'linux', policies, capabilities, topologies }, fam, {
       seed: opts.seed, runs: opts.runs, maxSteps: opts.maxSteps, path: opts.path, ignore: [...found],
+      onFinding: (f) => {
+        const rf = toReportFinding(f, opts, f.status);
+        opts.onFinding?.(rf);
+        // Stored at once: a run killed later keeps what it found.
+        opts.corpus?.record(rf, info.name, opts.maxSteps);
+      },
     });
     for (const f of r.findings) found.add(f.rule);
     coverage.merge(r.coverage);
@@ -243,8 +254,6 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     }
     return { id: rule.id, family: rule.family, level: rule.level, title: rule.title, status, checks, ...(reason ? { reason } : {}) };
   });
-
-  if (opts.corpus) for (const f of findings) opts.corpus.record(f, info.name, opts.maxSteps);
 
   const summary = { ...emptyCounts(), exitCode: 0 };
   for (const r of rules) summary[r.status]++;
