@@ -58,6 +58,16 @@ export class Coverage {
     return drawn === 0 ? 0 : this.skipped / drawn;
   }
 
+  static fromJSON(r: CoverageReport): Coverage {
+    const c = new Coverage();
+    for (const [k, v] of Object.entries(r.ops)) c.ops.set(k as OpKind, { total: v.total, probes: v.probes, outcomes: new Map(Object.entries(v.outcomes)) });
+    for (const [k, n] of Object.entries(r.rules)) c.rules.set(k, n);
+    c.sequences = r.sequences;
+    c.steps = r.steps;
+    c.skipped = r.skipped;
+    return c;
+  }
+
   toJSON(): CoverageReport {
     const ops: CoverageReport['ops'] = {};
     for (const [k, v] of [...this.ops].sort(([a], [b]) => a.localeCompare(b))) {

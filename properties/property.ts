@@ -25,6 +25,8 @@ export interface FamilyRunOptions {
   maxFindings?: number;
   /** Called as soon as a finding is shrunk, before the run goes on (so nothing found is lost). */
   onFinding?: (f: Finding) => void;
+  /** Wall-clock end (epoch ms): no sequence starts after it, and shrinking stops there too. */
+  deadline?: number;
 }
 
 export interface Finding extends Violation {
@@ -45,6 +47,8 @@ export interface FamilyResult {
   coverage: Coverage;
   runs: number;
   ms: number;
+  /** The deadline came before the budget of runs was spent. */
+  interrupted: boolean;
 }
 
 export interface AdapterContext {
@@ -86,7 +90,8 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
   const once = (topology: Topology, steps: readonly RawStep[], cov: Coverage) =>
     family.sweep === 'fail_nth' ? sweep(topology, steps, cov, 1) : run(topology, steps, cov);
 
-  for (let round = 0; round < (opts.maxFindings ?? 4) && runsLeft > 0; round++) {
+  const timeLeft = () => (opts.deadline === undefined ? Infinity : opts.deadline - Date.now());
+  for (let round = 0; round < (opts.maxFindings ?? 4) && runsLeft > 0 && timeLeft() > 0; round++) {
     let target: string | null = null;
     // Only the first, unshrunk pass counts toward coverage.
     const judge = (r: SequenceResult, cov: Coverage): boolean => {
@@ -111,6 +116,7 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
       seed: opts.seed + round * 7919,
       numRuns: runsLeft,
       ...(opts.path !== undefined ? { path: opts.path, endOnFailure: true } : {}),
+      ...(opts.deadline !== undefined ? { interruptAfterTimeLimit: Math.max(1, timeLeft()) } : {}),
     };
     const details = isAsync
       ? await fc.check(fc.asyncProperty(topoArb, stepsArb, async (t, s) => predicate(t, s)), params)
@@ -135,5 +141,6 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
     ignore.add(again.violation.rule);
     if (opts.path !== undefined) break;
   }
-  return { family: family.id, findings, quality: [...quality.values()], coverage, runs: totalRuns, ms: Date.now() - started };
+  const interrupted = runsLeft > 0 && timeLeft() <= 0;
+  return { family: family.id, findings, quality: [...quality.values()], coverage, runs: totalRuns, ms: Date.now() - started, interrupted };
 }

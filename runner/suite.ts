@@ -9,9 +9,13 @@ import {
 } from '../spec/index.ts';
 import { Coverage, type CoverageReport } from '../properties/coverage.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
-import { type Finding, runFamily } from '../properties/property.ts';
+import { type FamilyResult, type Finding, runFamily } from '../properties/property.ts';
 import type { TraceEntry, Violation } from '../properties/checker.ts';
+import type { AdapterOptions } from './adapters.ts';
 import { type Corpus, replayCorpus } from './corpus.ts';
+import { runUnits } from './parallel.ts';
+import { type Shard, sliceSeed, splitRuns } from './slices.ts';
+import type { Unit, UnitResult } from './worker-task.ts';
 
 export const SUITE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 export const REPORT_SCHEMA = 1;
@@ -33,6 +37,14 @@ export interface SuiteOptions {
   corpus?: Corpus;
   /** Every finding as soon as it is known (replayed or shrunk), e.g. to append to findings.jsonl. */
   onFinding?: (f: ReportFinding) => void;
+  /** Worker threads; above 1 each family is cut into that many seeded slices run in parallel. */
+  workers?: number;
+  /** How the adapter was made, so each worker can make its own (needed for workers > 1). */
+  adapterOptions?: AdapterOptions;
+  /** This run is shard `index` of `count` (from 0): its slices take their own seeds. */
+  shard?: Shard;
+  /** Wall-clock budget: run until it is spent (then --runs is ignored) and bound shrinking by it. */
+  timeMs?: number;
 }
 
 export interface FamilyLine {
@@ -72,7 +84,9 @@ export interface Report {
   startedAt: string;
   durationMs: number;
   adapter: { name: string; version: string; profile: string; policies: Record<string, string>; capabilities: Capabilities; spec: string };
-  budget: { seed: number; runs: number; maxSteps: number };
+  budget: { seed: number; runs: number; maxSteps: number; timeMs: number | null; workers: number; shard: { index: number; count: number } };
+  /** A time budget ended some family before its runs were spent (expected under --time). */
+  interrupted: boolean;
   rules: { id: string; family: string; level: string; title: string; status: Status; checks: number; reason?: string }[];
   families: FamilyLine[];
   findings: ReportFinding[];
@@ -141,6 +155,25 @@ function notSupported(rule: Rule, caps: Capabilities, policies: Policies, inProc
   return null;
 }
 
+/** One family's slices as if they were one run: first finding per rule in slice order. */
+function mergeSlices(family: string, slices: UnitResult[]): FamilyResult {
+  const ordered = [...slices].sort((a, b) => a.slice - b.slice);
+  const coverage = new Coverage();
+  const findings: Finding[] = [];
+  const quality: Violation[] = [];
+  for (const s of ordered) {
+    coverage.merge(Coverage.fromJSON(s.coverage));
+    for (const f of s.findings) if (!findings.some((x) => x.rule === f.rule)) findings.push(f);
+    for (const q of s.quality) if (!quality.some((x) => x.rule === q.rule)) quality.push(q);
+  }
+  return {
+    family, findings, quality, coverage,
+    runs: ordered.reduce((n, s) => n + s.runs, 0),
+    ms: Math.max(...ordered.map((s) => s.ms)),
+    interrupted: ordered.some((s) => s.interrupted),
+  };
+}
+
 export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Report> {
   const started = Date.now();
   const info: AdapterInfo = await adapter.hello();
@@ -189,28 +222,13 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       opts.corpus.record(rf, info.name, opts.maxSteps); // refreshes lastSeen
     }
   }
-  for (const fam of families) {
-    const missing = (fam.requires ?? []).filter((c) => !capabilities[c]);
-    if (missing.length > 0) {
-      const counts = emptyCounts();
-      counts.NOT_SUPPORTED = fam.rules.length;
-      const line = { id: fam.id, title: fam.title, runs: 0, ms: 0, ops: 0, counts };
-      familyLines.push(line);
-      opts.onFamily?.(line);
-      continue;
-    }
-    const r = await runFamily({ adapter, profile: info.profile ?? 'linux', policies, capabilities, topologies }, fam, {
-      seed: opts.seed, runs: opts.runs, maxSteps: opts.maxSteps, path: opts.path, ignore: [...found],
-      onFinding: (f) => {
-        const rf = toReportFinding(f, opts, f.status);
-        opts.onFinding?.(rf);
-        // Stored at once: a run killed later keeps what it found.
-        opts.corpus?.record(rf, info.name, opts.maxSteps);
-      },
-    });
-    for (const f of r.findings) found.add(f.rule);
+  const lines = new Map<string, FamilyLine>();
+  /** Folds one family's result into the report: findings, quality, coverage, its line, the gate. */
+  const account = (fam: PropertyFamily, r: FamilyResult) => {
+    const fresh = r.findings.filter((f) => !findings.some((x) => x.rule === f.rule));
+    for (const f of fresh) found.add(f.rule);
     coverage.merge(r.coverage);
-    for (const f of r.findings) findings.push(toReportFinding(f, opts, f.status));
+    for (const f of fresh) findings.push(toReportFinding(f, opts, f.status));
     for (const q of r.quality) if (!quality.some((x) => x.rule === q.rule)) quality.push(toReportFinding({ ...q, family: fam.id }, opts, 'QUALITY_WARNING'));
     const counts = emptyCounts();
     for (const id of fam.rules) {
@@ -220,9 +238,9 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     }
     const ops = [...r.coverage.ops.values()].reduce((s, o) => s + o.total, 0);
     const line = { id: fam.id, title: fam.title, runs: r.runs, ms: r.ms, ops, counts };
-    familyLines.push(line);
+    lines.set(fam.id, line);
     opts.onFamily?.(line);
-    if (opts.path === undefined && r.findings.length === 0) {
+    if (opts.path === undefined && r.findings.length === 0 && !r.interrupted) {
       for (const [kind, w] of Object.entries(fam.weights)) {
         // An op whose capability the adapter lacks is never drawn; that is not a coverage hole.
         const cap = OP_FIELDS[kind as OpKind].capability;
@@ -232,7 +250,66 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       }
       if (r.coverage.skipRate > opts.maxSkipRate) gateProblems.push(`${fam.id}: ${(r.coverage.skipRate * 100).toFixed(1)}% of drawn steps skipped (> ${opts.maxSkipRate * 100}%)`);
     }
+  };
+  const ctx = { profile: info.profile ?? 'linux', policies, capabilities, topologies };
+  const runnable = families.filter((fam) => (fam.requires ?? []).every((c) => capabilities[c]));
+  const shard = opts.shard ?? { index: 0, count: 1 };
+  const deadline = opts.timeMs === undefined ? undefined : started + opts.timeMs;
+  // Under a time budget each family gets an equal share of the wall clock.
+  const familyDeadline = (i: number) => (deadline === undefined ? undefined : started + Math.round((opts.timeMs! * (i + 1)) / runnable.length));
+  const runs = opts.timeMs === undefined ? opts.runs : Number.MAX_SAFE_INTEGER;
+  const storeAtOnce = (f: Finding) => {
+    const rf = toReportFinding(f, opts, f.status);
+    opts.onFinding?.(rf);
+    // Stored at once: a run killed later keeps what it found.
+    opts.corpus?.record(rf, info.name, opts.maxSteps);
+  };
+
+  const results = new Map<string, FamilyResult>();
+  const workers = opts.workers ?? 1;
+  if (workers > 1 && opts.path === undefined && opts.adapterOptions !== undefined) {
+    // Every family cut into one slice per worker, each slice with its own seed; the pool runs
+    // them all. Rules found in one family are not set aside in the others (they run at the
+    // same time); the report keeps one finding per rule.
+    const perSlice = opts.timeMs === undefined ? splitRuns(runs, workers) : Array.from({ length: workers }, () => runs);
+    const units: Unit[] = runnable.flatMap((fam, fi) => perSlice.map((n, slice) => ({
+      adapterSpec: opts.adapterSpec, adapterOptions: opts.adapterOptions!, ...ctx, capabilities: capabilities as Record<string, boolean>,
+      family: fam.id, slice, seed: sliceSeed(opts.seed, shard, slice), runs: n, maxSteps: opts.maxSteps, ignore: [...found],
+      ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),
+    })));
+    const byFamily = new Map<string, UnitResult[]>();
+    await runUnits(units, workers, (u) => {
+      for (const f of u.findings) storeAtOnce(f);
+      byFamily.set(u.family, [...(byFamily.get(u.family) ?? []), u]);
+      const fam = runnable.find((x) => x.id === u.family)!;
+      if (byFamily.get(u.family)!.length === units.filter((x) => x.family === u.family).length) {
+        results.set(u.family, mergeSlices(fam.id, byFamily.get(u.family)!));
+        account(fam, results.get(u.family)!);
+      }
+    });
+  } else {
+    for (const [fi, fam] of runnable.entries()) {
+      const r = await runFamily({ adapter, ...ctx }, fam, {
+        seed: sliceSeed(opts.seed, shard, 0), runs, maxSteps: opts.maxSteps, path: opts.path, ignore: [...found], onFinding: storeAtOnce,
+        ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),
+      });
+      results.set(fam.id, r);
+      account(fam, r);
+    }
   }
+  // Family lines in catalogue order, whatever order the workers finished in.
+  for (const fam of families) {
+    const r = results.get(fam.id);
+    if (r) familyLines.push(lines.get(fam.id)!);
+    else {
+      const counts = emptyCounts();
+      counts.NOT_SUPPORTED = fam.rules.length;
+      const line = { id: fam.id, title: fam.title, runs: 0, ms: 0, ops: 0, counts };
+      familyLines.push(line);
+      opts.onFamily?.(line);
+    }
+  }
+  const interrupted = [...results.values()].some((r) => r.interrupted);
 
   const rules: Report['rules'] = RULES.map((rule) => {
     let status: Status = 'PASS';
@@ -265,7 +342,8 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     adapter: { name: info.name, version: info.version, profile: info.profile ?? 'linux', policies: { ...policies }, capabilities, spec: opts.adapterSpec },
-    budget: { seed: opts.seed, runs: opts.runs, maxSteps: opts.maxSteps },
+    budget: { seed: opts.seed, runs: opts.runs, maxSteps: opts.maxSteps, timeMs: opts.timeMs ?? null, workers, shard },
+    interrupted,
     rules,
     families: familyLines,
     findings,

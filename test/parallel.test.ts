@@ -1,0 +1,62 @@
+// Worker threads, shards and time budgets: a parallel run finds what a serial one finds, the
+// same command gives the same verdicts, shards draw different sequences, and a time budget
+// ends the run without failing it.
+
+import { expect, test } from 'vitest';
+import { ConfigError } from '../spec/index.ts';
+import { loadAdapter } from '../runner/adapters.ts';
+import { parseShard, sliceSeed, splitRuns } from '../runner/slices.ts';
+import { runSuite } from '../runner/suite.ts';
+
+const FIXTURE = 'test/fixtures/overmap-replaces.ts';
+const base = { seed: 5, runs: 120, maxSteps: 30, minOpsPerKind: 0, maxSkipRate: 1 };
+
+test('slices: seeds are distinct per shard and slice, budgets add up, shard syntax is checked', () => {
+  const one = { index: 0, count: 1 };
+  expect(sliceSeed(7, one, 0)).toBe(7);
+  const seeds = new Set([0, 1, 2].flatMap((i) => [0, 1].map((k) => sliceSeed(7, { index: i, count: 3 }, k))));
+  expect(seeds.size).toBe(6);
+  expect(splitRuns(10, 3)).toEqual([4, 3, 3]);
+  expect(splitRuns(1, 2)).toEqual([1]);
+  expect(parseShard('2/4')).toEqual({ index: 1, count: 4 });
+  for (const bad of ['0/4', '5/4', '1/0', 'x', '1-2']) expect(() => parseShard(bad), bad).toThrow(ConfigError);
+});
+
+test('two workers find the bug a serial run finds, with the same verdicts run after run', { timeout: 120_000 }, async () => {
+  const run = async (workers: number) => runSuite(await loadAdapter(FIXTURE, {}), {
+    adapterSpec: FIXTURE, adapterOptions: {}, ...base, families: ['page-size-alignment', 'symmetric-unmap'], workers,
+  });
+  const serial = await run(1);
+  const [a, b] = [await run(2), await run(2)];
+  expect(serial.findings.map((f) => f.rule)).toContain('MAP-OVERLAP');
+  expect(a.findings.map((f) => f.rule)).toContain('MAP-OVERLAP');
+  expect(b.findings.map((f) => `${f.rule} ${f.seed} ${f.path}`)).toEqual(a.findings.map((f) => `${f.rule} ${f.seed} ${f.path}`));
+  expect(a.budget.workers).toBe(2);
+  // Both slices ran: the budget is spent in full across them.
+  expect(a.families.map((f) => f.id)).toEqual(['page-size-alignment', 'symmetric-unmap']);
+});
+
+test('the reference passes on two workers; shards of one seed draw different sequences', { timeout: 120_000 }, async () => {
+  const run = async (shard: { index: number; count: number }) => runSuite(await loadAdapter('builtin:reference', {}), {
+    adapterSpec: 'builtin:reference', adapterOptions: {}, ...base, families: ['attach'], workers: 2, shard,
+  });
+  const [s0, s1] = [await run({ index: 0, count: 2 }), await run({ index: 1, count: 2 })];
+  expect(s0.findings).toEqual([]);
+  expect(s0.summary.exitCode).toBe(0);
+  expect(s0.coverage.steps).not.toBe(s1.coverage.steps);
+  expect(s1.budget.shard).toEqual({ index: 1, count: 2 });
+});
+
+test('a time budget ends the run on time, without a finding or a gate failure', { timeout: 60_000 }, async () => {
+  const started = Date.now();
+  const r = await runSuite(await loadAdapter('builtin:reference', {}), {
+    adapterSpec: 'builtin:reference', ...base, minOpsPerKind: 20, maxSkipRate: 0.2, families: ['attach', 'iotlb'], timeMs: 1500,
+  });
+  const took = Date.now() - started;
+  expect(r.interrupted).toBe(true);
+  expect(r.findings).toEqual([]);
+  expect(r.summary.exitCode).toBe(0);
+  expect(r.families.every((f) => f.runs > 0)).toBe(true);
+  // Generous: the bound is what matters, not the exact figure on a shared machine.
+  expect(took).toBeLessThan(15_000);
+});
