@@ -1,11 +1,15 @@
 // The command line: `run`, `rules`, `adapters`. Bad input gets one line on stderr and exit 2;
 // a run exits 1 on any finding or coverage-gate failure, 0 when everything passes.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import ms from 'ms';
 import { ConfigError, RULES, rulesMarkdown } from '../spec/index.ts';
 import { BUILTINS, loadAdapter } from './adapters.ts';
+import { Corpus, DEFAULT_CORPUS_DIR } from './corpus.ts';
+import { parseShard } from './slices.ts';
 import { reportMarkdown } from './report-md.ts';
 import { type FamilyLine, SUITE_VERSION, runSuite } from './suite.ts';
 
@@ -23,13 +27,21 @@ function policyPair(v: string, acc: Record<string, string>): Record<string, stri
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 
+function duration(v: string): number {
+  const n = ms(v as ms.StringValue);
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a duration such as 90s, 30m or 2h, got '${v}'`);
+  return n;
+}
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
 function printFamilyHeader(): void {
-  console.log(`${'family'.padEnd(22)} ${'seqs'.padStart(6)} ${'ops'.padStart(9)} ${'ms'.padStart(7)}  PASS FAIL N/S  QW  ERR UNCHK`);
+  console.log(`${'family'.padEnd(22)} ${'seqs'.padStart(6)} ${'ops'.padStart(9)} ${'ms'.padStart(7)}  PASS FAIL N/S  QW  ERR UNCHK INT`);
 }
 
 function printFamily(f: FamilyLine): void {
   const c = f.counts;
-  console.log(`${f.id.padEnd(22)} ${String(f.runs).padStart(6)} ${String(f.ops).padStart(9)} ${String(f.ms).padStart(7)}  ${[c.PASS, c.FAIL, c.NOT_SUPPORTED, c.QUALITY_WARNING, c.ADAPTER_ERROR, c.UNCHECKED].map((n) => String(n).padStart(4)).join(' ')}`);
+  console.log(`${f.id.padEnd(22)} ${String(f.runs).padStart(6)} ${String(f.ops).padStart(9)} ${String(f.ms).padStart(7)}  ${[c.PASS, c.FAIL, c.NOT_SUPPORTED, c.QUALITY_WARNING, c.ADAPTER_ERROR, c.UNCHECKED, c.INTERRUPTED].map((n) => String(n).padStart(4)).join(' ')}`);
 }
 
 export function buildProgram(): Command {
@@ -53,28 +65,54 @@ export function buildProgram(): Command {
     .option('--ignore <rules>', 'rules set aside (a replay passes the finding\'s)', list)
     .option('--min-ops <n>', 'coverage gate: generated ops per op kind and family', int('--min-ops', 0), 20)
     .option('--report-dir <dir>', 'where latest.json and latest.md go', 'reports')
+    .option('--workers <n>', 'worker threads (default: the cores)', int('--workers', 1), availableParallelism())
+    .option('--shard <i/n>', 'run shard i of n (1-based); each shard draws its own sequences')
+    .option('--time <duration>', 'run until this budget is spent (e.g. 30m) instead of --runs; bounds shrinking', duration)
+    .option('--corpus <dir>', 'failure database: stored findings are replayed first, new ones added', DEFAULT_CORPUS_DIR)
+    .option('--no-corpus', 'neither replay nor store findings')
     .addOption(new Option('--quiet', 'no per-family table'))
     .action(async (o) => {
-      const adapter = await loadAdapter(o.adapter, { profile: o.profile, policies: o.policy });
+      const adapterOptions = { profile: o.profile, policies: o.policy };
+      const adapter = await loadAdapter(o.adapter, adapterOptions);
+      const shard = o.shard === undefined ? undefined : parseShard(o.shard);
+      mkdirSync(o.reportDir, { recursive: true });
+      // Appended as each finding is known: a run killed even by SIGKILL keeps them.
+      const jsonl = join(o.reportDir, 'findings.jsonl');
+      writeFileSync(jsonl, '');
+      const abort = new AbortController();
+      let caught: string | null = null;
+      const onSignal = (sig: string) => {
+        caught = sig;
+        abort.abort();
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
       if (!o.quiet) printFamilyHeader();
       const report = await runSuite(adapter, {
         adapterSpec: o.adapter, seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, families: o.family, path: o.path,
         ignore: o.ignore, minOpsPerKind: o.path ? 0 : o.minOps, maxSkipRate: 0.2,
         onFamily: o.quiet ? undefined : printFamily,
+        onFinding: (f) => appendFileSync(jsonl, JSON.stringify(f) + '\n'),
+        corpus: o.corpus === false ? undefined : new Corpus(o.corpus),
+        workers: o.workers, adapterOptions, shard, timeMs: o.time, signal: abort.signal,
+      }).finally(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       });
       await adapter.close?.();
-      mkdirSync(o.reportDir, { recursive: true });
       const json = JSON.stringify(report, null, 2) + '\n';
       writeFileSync(join(o.reportDir, 'latest.json'), json);
       writeFileSync(join(o.reportDir, 'latest.md'), reportMarkdown(report));
       const s = report.summary;
-      console.log(`\n${report.adapter.name} ${report.adapter.version}: ${s.PASS} PASS, ${s.FAIL} FAIL, ${s.ADAPTER_ERROR} ADAPTER_ERROR, ${s.QUALITY_WARNING} QUALITY_WARNING, ${s.NOT_SUPPORTED} NOT_SUPPORTED, ${s.UNCHECKED} UNCHECKED`);
+      console.log(`\n${report.adapter.name} ${report.adapter.version}: ${s.PASS} PASS, ${s.FAIL} FAIL, ${s.ADAPTER_ERROR} ADAPTER_ERROR, ${s.QUALITY_WARNING} QUALITY_WARNING, ${s.NOT_SUPPORTED} NOT_SUPPORTED, ${s.UNCHECKED} UNCHECKED${s.INTERRUPTED > 0 ? `, ${s.INTERRUPTED} INTERRUPTED` : ''}`);
       for (const f of report.findings) {
         console.log(`\n${f.status} ${f.rule} (${f.family})\n  ${f.trace.join('\n  ')}\n  expected: ${f.expected.join(' | ')}\n  observed: ${f.observed}\n  replay: ${f.replay}`);
       }
       if (!report.gate.ok) console.log(`\ncoverage gate failed:\n  ${report.gate.problems.join('\n  ')}`);
       console.log(`\nreport: ${join(o.reportDir, 'latest.md')}`);
-      process.exitCode = s.exitCode;
+      if (report.corpus && report.corpus.replayed > 0) console.log(`corpus ${report.corpus.dir}: ${report.corpus.replayed} stored finding(s) replayed, ${report.corpus.reproduced} still failing, ${report.corpus.fixed} now fixed-verified`);
+      if (caught) console.log(`stopped by ${caught}: the report covers what finished; the rest is INTERRUPTED`);
+      process.exitCode = caught ? SIGNAL_EXIT[caught]! : s.exitCode;
     });
 
   program

@@ -45,6 +45,8 @@ export interface SuiteOptions {
   shard?: Shard;
   /** Wall-clock budget: run until it is spent (then --runs is ignored) and bound shrinking by it. */
   timeMs?: number;
+  /** Stops a parallel run at once (SIGINT, SIGTERM); what finished is reported, the rest INTERRUPTED. */
+  signal?: AbortSignal;
 }
 
 export interface FamilyLine {
@@ -286,9 +288,11 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
         results.set(u.family, mergeSlices(fam.id, byFamily.get(u.family)!));
         account(fam, results.get(u.family)!);
       }
-    });
+    }, opts.signal);
   } else {
     for (const [fi, fam] of runnable.entries()) {
+      // A signal lands between families here (a synchronous adapter holds the thread within one).
+      if (opts.signal?.aborted) break;
       const r = await runFamily({ adapter, ...ctx }, fam, {
         seed: sliceSeed(opts.seed, shard, 0), runs, maxSteps: opts.maxSteps, path: opts.path, ignore: [...found], onFinding: storeAtOnce,
         ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),
@@ -303,13 +307,17 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     if (r) familyLines.push(lines.get(fam.id)!);
     else {
       const counts = emptyCounts();
-      counts.NOT_SUPPORTED = fam.rules.length;
+      counts[runnable.includes(fam) ? 'INTERRUPTED' : 'NOT_SUPPORTED'] = fam.rules.length;
       const line = { id: fam.id, title: fam.title, runs: 0, ms: 0, ops: 0, counts };
       familyLines.push(line);
       opts.onFamily?.(line);
     }
   }
-  const interrupted = [...results.values()].some((r) => r.interrupted);
+  const stopped = opts.signal?.aborted === true;
+  const interrupted = stopped || [...results.values()].some((r) => r.interrupted);
+  /** Rules whose every family was cut short by a signal: nothing can be said of them. */
+  const unfinished = new Set(stopped ? runnable.filter((f) => !results.has(f.id)).flatMap((f) => f.rules) : []);
+  for (const f of results.values()) for (const fam of runnable) if (fam.id === f.family) for (const id of fam.rules) unfinished.delete(id);
 
   const rules: Report['rules'] = RULES.map((rule) => {
     let status: Status = 'PASS';
@@ -322,7 +330,10 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       if (ns) {
         status = 'NOT_SUPPORTED';
         reason = ns;
-      } else if (checks === 0 && opts.path === undefined && findings.length === 0) {
+      } else if (unfinished.has(rule.id)) {
+        status = 'INTERRUPTED';
+        reason = 'the run was stopped before a family checking it finished';
+      } else if (checks === 0 && opts.path === undefined && findings.length === 0 && !stopped) {
         status = 'UNCHECKED';
         // Not a gate failure: a fixed topology can make a rule unreachable (one IOMMU cannot
         // be incompatible with itself). It is shown, never counted as a pass.

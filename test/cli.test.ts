@@ -1,0 +1,90 @@
+// The command line as users meet it: real child processes. Bad input is one line and exit 2;
+// SIGINT still writes the report; SIGKILL loses no finding already made.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'iommu-conformance.js');
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'overmap-replaces.ts');
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test.each([
+  [['run'], /required option '--adapter/],
+  [['run', '--adapter', 'builtin:nope'], /unknown builtin adapter 'nope'/],
+  [['run', '--adapter', './no/such/adapter.ts'], /adapter module not found/],
+  [['run', '--adapter', 'package.json'], /not an adapter module|cannot load adapter module/],
+  [['run', '--adapter', 'builtin:reference', '--shard', '3/2'], /--shard must be i\/n/],
+  [['run', '--adapter', 'builtin:reference', '--time', 'soon'], /expected a duration/],
+  [['run', '--adapter', 'builtin:reference', '--workers', '0'], /--workers must be an integer >= 1/],
+  [['run', '--adapter', 'builtin:reference', '--policy', 'partial_unmap=sometimes'], /partial_unmap=sometimes is not one of/],
+  [['run', '--adapter', 'builtin:reference', '--family', 'nope'], /unknown family 'nope'/],
+  [['frobnicate'], /unknown command/],
+] as const)('bad input %j: one line, exit 2', (args, message) => {
+  const r = cli([...args]);
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+});
+
+/** Resolves once `pred` holds for what the child has printed (or rejects at its exit). */
+function waitFor(child: ChildProcess, pred: () => boolean, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      if (pred()) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 50);
+    setTimeout(() => {
+      clearInterval(t);
+      reject(new Error('timed out waiting for the child'));
+    }, ms);
+  });
+}
+
+function exit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+}
+
+test('SIGINT stops a run and still writes the whole report, unfinished rules INTERRUPTED', { timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+  const child = spawn(process.execPath, [BIN, 'run', '--adapter', 'builtin:reference', '--runs', '1000000', '--report-dir', dir, '--no-corpus', '--workers', '2']);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const done = exit(child);
+  await waitFor(child, () => out.includes('family'), 30_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  child.kill('SIGINT');
+  const { code } = await done;
+  expect(code, out).toBe(130);
+  const report = JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')) as { interrupted: boolean; summary: Record<string, number>; rules: { status: string }[] };
+  expect(report.interrupted).toBe(true);
+  expect(report.summary.INTERRUPTED).toBeGreaterThan(0);
+  expect(report.summary.FAIL).toBe(0);
+  expect(out).toMatch(/stopped by SIGINT/);
+});
+
+test('SIGKILL loses nothing already found: findings.jsonl and the corpus hold it', { timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+  const corpus = join(dir, 'corpus');
+  const child = spawn(process.execPath, [BIN, 'run', '--adapter', FIXTURE, '--family', 'page-size-alignment,symmetric-unmap', '--runs', '5000000',
+    '--report-dir', dir, '--corpus', corpus, '--workers', '1', '--quiet']);
+  const done = exit(child);
+  const jsonl = join(dir, 'findings.jsonl');
+  await waitFor(child, () => existsSync(jsonl) && readFileSync(jsonl, 'utf8').includes('MAP-OVERLAP'), 60_000);
+  child.kill('SIGKILL');
+  expect((await done).signal).toBe('SIGKILL');
+  const lines = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { rule: string; replay: string });
+  expect(lines.map((l) => l.rule)).toContain('MAP-OVERLAP');
+  expect(lines[0]!.replay).toMatch(/--seed \d+ --path "/);
+  expect(readdirSync(corpus).some((n) => n.startsWith('MAP-OVERLAP-'))).toBe(true);
+  expect(existsSync(join(dir, 'latest.json'))).toBe(false); // killed before any report: only the stream survives
+});
