@@ -10,8 +10,11 @@ import { ConfigError, RULES, rulesMarkdown } from '../spec/index.ts';
 import { BUILTINS, loadAdapter } from './adapters.ts';
 import { Corpus, DEFAULT_CORPUS_DIR } from './corpus.ts';
 import { parseShard } from './slices.ts';
+import { reportHtml } from './report-html.ts';
+import { type RunContext, reportJunit } from './report-junit.ts';
 import { reportMarkdown } from './report-md.ts';
-import { type FamilyLine, SUITE_VERSION, runSuite } from './suite.ts';
+import { findingText } from './report-text.ts';
+import { type FamilyLine, type Report, SUITE_VERSION, runSuite } from './suite.ts';
 
 const int = (what: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -34,6 +37,41 @@ function duration(v: string): number {
 }
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+const FORMATS = ['json', 'junit', 'md', 'html'] as const;
+type Format = (typeof FORMATS)[number];
+
+function formats(v: string): Format[] {
+  const asked = list(v);
+  const unknown = asked.filter((f) => !(FORMATS as readonly string[]).includes(f));
+  if (unknown.length > 0 || asked.length === 0) throw new InvalidArgumentError(`formats are ${FORMATS.join(', ')}; got '${v}'`);
+  return asked as Format[];
+}
+
+/**
+ * Writes the chosen formats; returns the paths. latest.json and latest.md are the same bytes as
+ * report.json and report.md, kept for the quick start and for scripts written against them.
+ */
+function writeReports(report: Report, dir: string, chosen: readonly Format[], ctx: RunContext): string[] {
+  const out: string[] = [];
+  const put = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    out.push(join(dir, name));
+  };
+  if (chosen.includes('json')) {
+    const json = JSON.stringify(report, null, 2) + '\n';
+    put('report.json', json);
+    writeFileSync(join(dir, 'latest.json'), json);
+  }
+  if (chosen.includes('md')) {
+    const md = reportMarkdown(report);
+    put('report.md', md);
+    writeFileSync(join(dir, 'latest.md'), md);
+  }
+  if (chosen.includes('junit')) put('junit.xml', reportJunit(report, ctx));
+  if (chosen.includes('html')) put('report.html', reportHtml(report, ctx));
+  return out;
+}
 
 function printFamilyHeader(): void {
   console.log(`${'family'.padEnd(22)} ${'seqs'.padStart(6)} ${'ops'.padStart(9)} ${'ms'.padStart(7)}  PASS FAIL N/S  QW  ERR UNCHK INT`);
@@ -64,7 +102,8 @@ export function buildProgram(): Command {
     .option('--path <path>', 'replay one case (fast-check path from a finding)')
     .option('--ignore <rules>', 'rules set aside (a replay passes the finding\'s)', list)
     .option('--min-ops <n>', 'coverage gate: generated ops per op kind and family', int('--min-ops', 0), 20)
-    .option('--report-dir <dir>', 'where latest.json and latest.md go', 'reports')
+    .option('--report-dir <dir>', 'where the reports go (report.json, junit.xml, report.md, report.html, findings.jsonl)', 'reports')
+    .option('--format <list>', 'report formats: json,junit,md,html', formats, ['json', 'md'])
     .option('--workers <n>', 'worker threads (default: the cores)', int('--workers', 1), availableParallelism())
     .option('--shard <i/n>', 'run shard i of n (1-based); each shard draws its own sequences')
     .option('--time <duration>', 'run until this budget is spent (e.g. 30m) instead of --runs; bounds shrinking', duration)
@@ -100,16 +139,12 @@ export function buildProgram(): Command {
         process.off('SIGTERM', onSignal);
       });
       await adapter.close?.();
-      const json = JSON.stringify(report, null, 2) + '\n';
-      writeFileSync(join(o.reportDir, 'latest.json'), json);
-      writeFileSync(join(o.reportDir, 'latest.md'), reportMarkdown(report));
+      const written = writeReports(report, o.reportDir, o.format as Format[], { path: o.path });
       const s = report.summary;
       console.log(`\n${report.adapter.name} ${report.adapter.version}: ${s.PASS} PASS, ${s.FAIL} FAIL, ${s.ADAPTER_ERROR} ADAPTER_ERROR, ${s.QUALITY_WARNING} QUALITY_WARNING, ${s.NOT_SUPPORTED} NOT_SUPPORTED, ${s.UNCHECKED} UNCHECKED${s.INTERRUPTED > 0 ? `, ${s.INTERRUPTED} INTERRUPTED` : ''}`);
-      for (const f of report.findings) {
-        console.log(`\n${f.status} ${f.rule} (${f.family})\n  ${f.trace.join('\n  ')}\n  expected: ${f.expected.join(' | ')}\n  observed: ${f.observed}\n  replay: ${f.replay}`);
-      }
+      for (const f of report.findings) console.log(`\n${findingText(f)}`);
       if (!report.gate.ok) console.log(`\ncoverage gate failed:\n  ${report.gate.problems.join('\n  ')}`);
-      console.log(`\nreport: ${join(o.reportDir, 'latest.md')}`);
+      console.log(`\nreport: ${written.join(', ')}`);
       if (report.corpus && report.corpus.replayed > 0) console.log(`corpus ${report.corpus.dir}: ${report.corpus.replayed} stored finding(s) replayed, ${report.corpus.reproduced} still failing, ${report.corpus.fixed} now fixed-verified`);
       if (caught) console.log(`stopped by ${caught}: the report covers what finished; the rest is INTERRUPTED`);
       process.exitCode = caught ? SIGNAL_EXIT[caught]! : s.exitCode;

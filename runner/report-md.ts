@@ -3,7 +3,7 @@
 
 import type { Report, ReportFinding } from './suite.ts';
 
-const COLUMNS = ['PASS', 'FAIL', 'NOT_SUPPORTED', 'QUALITY_WARNING', 'ADAPTER_ERROR', 'UNCHECKED'] as const;
+const COLUMNS = ['PASS', 'FAIL', 'NOT_SUPPORTED', 'QUALITY_WARNING', 'ADAPTER_ERROR', 'UNCHECKED', 'INTERRUPTED'] as const;
 
 function findingBlock(f: ReportFinding): string {
   return [
