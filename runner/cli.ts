@@ -1,7 +1,7 @@
 // The command line: `run`, `rules`, `adapters`. Bad input gets one line on stderr and exit 2;
 // a run exits 1 on any finding or coverage-gate failure, 0 when everything passes.
 
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -14,7 +14,8 @@ import { reportHtml } from './report-html.ts';
 import { type RunContext, reportJunit } from './report-junit.ts';
 import { reportMarkdown } from './report-md.ts';
 import { findingText } from './report-text.ts';
-import { type FamilyLine, type Report, SUITE_VERSION, runSuite } from './suite.ts';
+import { emitTest, replayFinding } from './replay.ts';
+import { type FamilyLine, type Report, type ReportFinding, SUITE_VERSION, runSuite } from './suite.ts';
 
 const int = (what: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -52,6 +53,32 @@ function formats(v: string): Format[] {
  * Writes the chosen formats; returns the paths. latest.json and latest.md are the same bytes as
  * report.json and report.md, kept for the quick start and for scripts written against them.
  */
+/** A finding by id (report, findings.jsonl, corpus) or from a JSON file; ConfigError if none. */
+function findFinding(which: string, reportDir: string, corpusDir: string): ReportFinding {
+  const isFinding = (x: unknown): x is ReportFinding => !!x && typeof x === 'object' && 'rule' in x && 'ops' in x && 'adapter' in x;
+  if (existsSync(which)) {
+    let data: unknown;
+    try {
+      data = JSON.parse(readFileSync(which, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`${which}: not JSON (${(e as Error).message})`);
+    }
+    if (isFinding(data)) return data;
+    const inReport = (data as { findings?: unknown[] }).findings;
+    if (Array.isArray(inReport) && inReport.length === 1 && isFinding(inReport[0])) return inReport[0];
+    throw new ConfigError(`${which} holds no single finding (give the finding's id with --report-dir instead)`);
+  }
+  const candidates: unknown[] = [];
+  const report = join(reportDir, 'report.json');
+  if (existsSync(report)) candidates.push(...((JSON.parse(readFileSync(report, 'utf8')) as { findings?: unknown[] }).findings ?? []));
+  const jsonl = join(reportDir, 'findings.jsonl');
+  if (existsSync(jsonl)) candidates.push(...readFileSync(jsonl, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown));
+  candidates.push(...new Corpus(corpusDir).load().map((e) => e.finding));
+  const hit = candidates.find((c) => isFinding(c) && c.id === which);
+  if (!hit) throw new ConfigError(`no finding '${which}' in ${report}, ${jsonl} or ${corpusDir}`);
+  return hit as ReportFinding;
+}
+
 function writeReports(report: Report, dir: string, chosen: readonly Format[], ctx: RunContext): string[] {
   const out: string[] = [];
   const put = (name: string, text: string) => {
@@ -148,6 +175,30 @@ export function buildProgram(): Command {
       if (report.corpus && report.corpus.replayed > 0) console.log(`corpus ${report.corpus.dir}: ${report.corpus.replayed} stored finding(s) replayed, ${report.corpus.reproduced} still failing, ${report.corpus.fixed} now fixed-verified`);
       if (caught) console.log(`stopped by ${caught}: the report covers what finished; the rest is INTERRUPTED`);
       process.exitCode = caught ? SIGNAL_EXIT[caught]! : s.exitCode;
+    });
+
+  program
+    .command('replay')
+    .description('re-run one finding exactly as found (its stored trace), without generating or shrinking')
+    .argument('<finding>', 'a finding id (from a report, findings.jsonl or the corpus) or a JSON file holding one finding')
+    .option('--report-dir <dir>', 'where to look for the id', 'reports')
+    .option('--corpus <dir>', 'failure database to look in too', DEFAULT_CORPUS_DIR)
+    .option('--adapter <spec>', 'replay against this adapter instead of the one that found it')
+    .option('--emit-test <file>', 'write a standalone vitest test that fails until the bug is fixed')
+    .action(async (which: string, o) => {
+      const f = findFinding(which, o.reportDir, o.corpus);
+      if (o.emitTest) {
+        writeFileSync(o.emitTest, emitTest(f, o.emitTest));
+        console.log(`wrote ${o.emitTest}`);
+      }
+      const adapter = await loadAdapter(o.adapter ?? f.adapter.spec, { profile: f.adapter.profile, policies: f.adapter.policies });
+      const r = await replayFinding(adapter, f);
+      await adapter.close?.();
+      console.log(`${f.rule} (finding ${f.id}) against ${o.adapter ?? f.adapter.spec}:`);
+      for (const l of r.lines) console.log(`  ${l}`);
+      if (!r.failed) console.log('passes now: the bug no longer reproduces on this trace');
+      else console.log(`${r.reproduced ? 'still fails' : `fails, now as ${r.rule}`}\n  expected: ${r.expected.join(' | ')}\n  observed: ${r.observed}`);
+      process.exitCode = r.failed ? 1 : 0;
     });
 
   program

@@ -31,6 +31,8 @@ export interface CorpusEntry {
   firstSeen: string;
   lastSeen: string;
   status: CorpusStatus;
+  /** The whole finding, so `replay <key>` can run it with nothing else at hand. */
+  finding: ReportFinding;
 }
 
 /** Op kinds and outcome kinds of the generated (non-probe) ops, then the failing op's. */
@@ -85,7 +87,7 @@ export class Corpus {
     const stamp = now.toISOString();
     this.write({
       schema: CORPUS_SCHEMA, key, rule: f.rule, adapter, family: f.family, seed: f.seed, path: f.path, ignored: f.ignored,
-      maxSteps, trace: f.trace, firstSeen: known?.firstSeen ?? stamp, lastSeen: stamp, status: 'open',
+      maxSteps, trace: f.trace, firstSeen: known?.firstSeen ?? stamp, lastSeen: stamp, status: 'open', finding: f,
     });
     return !known || known.status !== 'open';
   }

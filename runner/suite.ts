@@ -12,7 +12,7 @@ import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/famil
 import { type FamilyResult, type Finding, runFamily } from '../properties/property.ts';
 import type { TraceEntry, Violation } from '../properties/checker.ts';
 import type { AdapterOptions } from './adapters.ts';
-import { type Corpus, replayCorpus } from './corpus.ts';
+import { type Corpus, findingKey, replayCorpus } from './corpus.ts';
 import { runUnits } from './parallel.ts';
 import { type Shard, sliceSeed, splitRuns } from './slices.ts';
 import type { Unit, UnitResult } from './worker-task.ts';
@@ -58,7 +58,19 @@ export interface FamilyLine {
   counts: Record<Status, number>;
 }
 
+/** Who a finding is about: enough to replay it with nothing else at hand. */
+export interface FindingAdapter {
+  name: string;
+  version: string;
+  spec: string;
+  profile: string;
+  policies: Record<string, string>;
+  capabilities: Capabilities;
+}
+
 export interface ReportFinding {
+  /** Stable identity: rule, adapter and the shape of the minimal trace (see corpus.ts). */
+  id: string;
   rule: string;
   title: string;
   status: Status;
@@ -78,6 +90,7 @@ export interface ReportFinding {
   shrinks: number;
   topology: unknown;
   replay: string;
+  adapter: FindingAdapter;
 }
 
 export interface Report {
@@ -122,9 +135,9 @@ function replayLine(opts: SuiteOptions, f: Finding): string {
   return `npx iommu-conformance run --adapter ${opts.adapterSpec} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${ign}`;
 }
 
-function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, status: Status): ReportFinding {
+function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, status: Status, adapter: FindingAdapter): ReportFinding {
   const rule = RULES.find((r) => r.id === v.rule);
-  return {
+  const f: Omit<ReportFinding, 'id'> = {
     rule: v.rule,
     title: rule?.title ?? v.rule,
     status,
@@ -142,7 +155,9 @@ function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, st
     shrinks: v.shrinks ?? 0,
     topology: v.topology ? JSON.parse(JSON.stringify(v.topology, (_k, x) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x))) : null,
     replay: v.seed !== undefined ? replayLine(opts, v as Finding) : '',
+    adapter,
   };
+  return { id: findingKey({ ...f, status }, adapter.name), ...f };
 }
 
 /** Rules a run cannot judge for this adapter, with the reason. */
@@ -182,6 +197,8 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   if (!info || typeof info.name !== 'string') throw new ConfigError(`${opts.adapterSpec}: hello() did not return {name, version, profile, …}`);
   const policies = resolvePolicies(info.profile ?? 'linux', info.policies ?? {});
   const capabilities = info.capabilities ?? {};
+  const who: FindingAdapter = { name: info.name, version: info.version, spec: opts.adapterSpec, profile: info.profile ?? 'linux', policies: { ...policies }, capabilities };
+  const asReport = (v: Violation & Partial<Finding>, status: Status) => toReportFinding(v, opts, status, who);
   const topologies: 'any' | Topology[] = info.topologies ?? 'any';
   if (topologies !== 'any') {
     for (const t of topologies) {
@@ -218,7 +235,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       }
       corpusReplay.reproduced++;
       found.add(r.finding!.rule);
-      const rf = toReportFinding(r.finding!, opts, r.finding!.status);
+      const rf = asReport(r.finding!, r.finding!.status);
       findings.push(rf);
       opts.onFinding?.(rf);
       opts.corpus.record(rf, info.name, opts.maxSteps); // refreshes lastSeen
@@ -230,8 +247,8 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     const fresh = r.findings.filter((f) => !findings.some((x) => x.rule === f.rule));
     for (const f of fresh) found.add(f.rule);
     coverage.merge(r.coverage);
-    for (const f of fresh) findings.push(toReportFinding(f, opts, f.status));
-    for (const q of r.quality) if (!quality.some((x) => x.rule === q.rule)) quality.push(toReportFinding({ ...q, family: fam.id }, opts, 'QUALITY_WARNING'));
+    for (const f of fresh) findings.push(asReport(f, f.status));
+    for (const q of r.quality) if (!quality.some((x) => x.rule === q.rule)) quality.push(asReport({ ...q, family: fam.id }, 'QUALITY_WARNING'));
     const counts = emptyCounts();
     for (const id of fam.rules) {
       const bad = r.findings.find((f) => f.rule === id);
@@ -261,7 +278,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   const familyDeadline = (i: number) => (deadline === undefined ? undefined : started + Math.round((opts.timeMs! * (i + 1)) / runnable.length));
   const runs = opts.timeMs === undefined ? opts.runs : Number.MAX_SAFE_INTEGER;
   const storeAtOnce = (f: Finding) => {
-    const rf = toReportFinding(f, opts, f.status);
+    const rf = asReport(f, f.status);
     opts.onFinding?.(rf);
     // Stored at once: a run killed later keeps what it found.
     opts.corpus?.record(rf, info.name, opts.maxSteps);

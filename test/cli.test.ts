@@ -2,7 +2,7 @@
 // SIGINT still writes the report; SIGKILL loses no finding already made.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
@@ -87,4 +87,37 @@ test('SIGKILL loses nothing already found: findings.jsonl and the corpus hold it
   expect(lines[0]!.replay).toMatch(/--seed \d+ --path "/);
   expect(readdirSync(corpus).some((n) => n.startsWith('MAP-OVERLAP-'))).toBe(true);
   expect(existsSync(join(dir, 'latest.json'))).toBe(false); // killed before any report: only the stream survives
+});
+
+test('replay re-runs a finding by id; --emit-test writes a vitest test that fails while the bug is there', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+  const run = cli(['run', '--adapter', FIXTURE, '--family', 'page-size-alignment', '--runs', '300', '--report-dir', dir, '--corpus', join(dir, 'corpus'), '--quiet']);
+  expect(run.code).toBe(1);
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { findings: { id: string; rule: string }[] };
+  const { id } = report.findings.find((f) => f.rule === 'MAP-OVERLAP')!;
+
+  const still = cli(['replay', id, '--report-dir', dir]);
+  expect(still.code, still.stderr).toBe(1);
+  expect(still.stdout).toMatch(/still fails\n {2}expected: EADDRINUSE\n {2}observed: ok/);
+  // Against a conforming model the same trace passes.
+  const fixed = cli(['replay', id, '--report-dir', dir, '--adapter', 'builtin:reference']);
+  expect(fixed.code).toBe(0);
+  expect(fixed.stdout).toMatch(/passes now/);
+  // Found in the corpus alone, too.
+  expect(cli(['replay', id, '--report-dir', join(dir, 'empty'), '--corpus', join(dir, 'corpus')]).code).toBe(1);
+  expect(cli(['replay', 'no-such-id', '--report-dir', dir]).code).toBe(2);
+
+  // The emitted test lives inside the checkout (it imports the suite by relative path).
+  const root = join(import.meta.dirname, '..', '.cache', `emitted-${process.pid}`);
+  // The project's vitest config includes test/**, relative to --root.
+  const file = join(root, 'test', 'overlap.test.ts');
+  mkdirSync(join(root, 'test'), { recursive: true });
+  try {
+    expect(cli(['replay', id, '--report-dir', dir, '--emit-test', file]).code).toBe(1);
+    const vitest = spawnSync(process.execPath, [join(import.meta.dirname, '..', 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', root], { encoding: 'utf8', timeout: 60_000 });
+    expect(vitest.status, vitest.stdout + vitest.stderr).toBe(1);
+    expect(vitest.stdout + vitest.stderr).toMatch(/MAP-OVERLAP/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

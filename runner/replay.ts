@@ -1,0 +1,91 @@
+// Replaying one finding: the exact ops of its trace, probes included, sent again to the adapter
+// and judged again by the reference, without generation or shrinking. The trace is data, so a
+// replay does not depend on the generator of the suite version that found it.
+
+import { relative, dirname, resolve } from 'node:path';
+import {
+  type Adapter, type Op, type Outcome, type Topology, ConfigError, decodeOp, formatCall, formatOp, isThenable, outcomeShapeProblem, parseHex, resolvePolicies,
+} from '../spec/index.ts';
+import { ReferenceModel } from '../impl/reference/model.ts';
+import type { ReportFinding } from './suite.ts';
+
+export interface ReplayResult {
+  /** The adapter still breaks a rule on this trace. */
+  failed: boolean;
+  /** That rule, when it did. */
+  rule: string | null;
+  /** The same rule as the stored finding. */
+  reproduced: boolean;
+  /** The replayed calls, the last one the failing call when there is one. */
+  lines: string[];
+  expected: string[];
+  observed: string;
+}
+
+/** A topology as reports store it (64-bit values as hex strings) back to the suite's types. */
+export function decodeTopology(json: unknown): Topology {
+  const t = json as Topology & { iommus: (Omit<Topology['iommus'][number], 'pgsizes'> & { pgsizes: string })[] };
+  if (!t || !Array.isArray(t.iommus) || !Array.isArray(t.groups) || !Array.isArray(t.devices)) throw new ConfigError('the finding carries no topology');
+  return { ...t, iommus: t.iommus.map((m) => ({ ...m, pgsizes: parseHex(m.pgsizes) })) };
+}
+
+const settle = async <T>(v: T | Promise<T>): Promise<T> => (isThenable(v) ? await v : v);
+
+export async function replayFinding(adapter: Adapter, f: Pick<ReportFinding, 'rule' | 'ops' | 'topology' | 'adapter'>): Promise<ReplayResult> {
+  const topology = decodeTopology(f.topology);
+  const policies = resolvePolicies(f.adapter.profile, f.adapter.policies);
+  const model = new ReferenceModel(topology, policies, f.adapter.capabilities);
+  const lines: string[] = [];
+  const fail = (rule: string, expected: string[], observed: string): ReplayResult => ({ failed: true, rule, reproduced: rule === f.rule, lines, expected, observed });
+  await settle(adapter.reset(topology));
+  let post: string | undefined;
+  for (const entry of f.ops) {
+    const op: Op = decodeOp(entry.op);
+    let out: Outcome;
+    try {
+      out = await settle(adapter.exec(op));
+    } catch (e) {
+      lines.push(`${formatOp(op)} -> threw`);
+      return fail('ADAPTER-REPLY', ['a reply'], `threw: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const shape = outcomeShapeProblem(op, out);
+    if (shape) return fail('ADAPTER-REPLY', ['a well-formed reply'], shape);
+    lines.push(formatCall(op, out));
+    const j = model.judge(op, out);
+    if (!j.ok) return fail(j.intrinsic || !entry.probe ? j.rule : (post ?? j.rule), j.expected, j.observed);
+    if (!entry.probe) post = j.post;
+  }
+  return { failed: false, rule: null, reproduced: false, lines, expected: [], observed: '' };
+}
+
+/**
+ * A standalone vitest file that replays the finding against the adapter module and fails while
+ * the bug is there. It imports this suite by relative path, so keep it inside the checkout.
+ */
+export function emitTest(f: ReportFinding, outFile: string): string {
+  const fromOut = (p: string) => {
+    const rel = relative(dirname(resolve(outFile)), resolve(p)).split('\\').join('/');
+    return rel.startsWith('.') ? rel : `./${rel}`;
+  };
+  const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
+  const adapter = f.adapter.spec.startsWith('builtin:') ? null : fromOut(f.adapter.spec);
+  const finding = JSON.stringify({ rule: f.rule, ops: f.ops, topology: f.topology, adapter: f.adapter }, null, 2);
+  return `// Replays finding ${f.id} (${f.rule}: ${f.title}) found by iommu-conformance.
+// It fails while the adapter still breaks the rule on this exact trace; delete it once fixed.
+// Minimal trace:
+${f.trace.map((l) => `//   ${l}`).join('\n')}
+
+import { fileURLToPath } from 'node:url';
+import { expect, test } from 'vitest';
+import { loadAdapter } from '${fromOut(`${root}/runner/adapters.ts`)}';
+import { replayFinding } from '${fromOut(`${root}/runner/replay.ts`)}';
+
+const FINDING = ${finding} as const;
+
+test(${JSON.stringify(`${f.rule} ${f.title} (finding ${f.id})`)}, async () => {
+  const adapter = await loadAdapter(${adapter ? `fileURLToPath(new URL(${JSON.stringify(adapter)}, import.meta.url))` : JSON.stringify(f.adapter.spec)}, { profile: FINDING.adapter.profile, policies: FINDING.adapter.policies });
+  const r = await replayFinding(adapter, FINDING as never);
+  expect(r.failed, [...r.lines, \`expected: \${r.expected.join(' | ')}\`, \`observed: \${r.observed}\`].join('\\n')).toBe(false);
+});
+`;
+}
