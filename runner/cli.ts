@@ -14,6 +14,7 @@ import { reportHtml } from './report-html.ts';
 import { type RunContext, reportJunit } from './report-junit.ts';
 import { reportMarkdown } from './report-md.ts';
 import { findingText } from './report-text.ts';
+import { mergeReports } from './merge.ts';
 import { emitTest, replayFinding } from './replay.ts';
 import { type FamilyLine, type Report, type ReportFinding, SUITE_VERSION, runSuite } from './suite.ts';
 
@@ -199,6 +200,31 @@ export function buildProgram(): Command {
       if (!r.failed) console.log('passes now: the bug no longer reproduces on this trace');
       else console.log(`${r.reproduced ? 'still fails' : `fails, now as ${r.rule}`}\n  expected: ${r.expected.join(' | ')}\n  observed: ${r.observed}`);
       process.exitCode = r.failed ? 1 : 0;
+    });
+
+  program
+    .command('merge')
+    .description('combine the reports of shards (report.json in each directory) into one')
+    .argument('<dirs...>', 'report directories of the runs to merge')
+    .requiredOption('--report-dir <dir>', 'where the merged reports go')
+    .option('--format <list>', 'report formats: json,junit,md,html', formats, ['json', 'md'])
+    .action((dirs: string[], o) => {
+      const reports = dirs.map((d) => {
+        const file = join(d, 'report.json');
+        if (!existsSync(file)) throw new ConfigError(`${d}: no report.json (was it written with --format json?)`);
+        try {
+          return JSON.parse(readFileSync(file, 'utf8')) as Report;
+        } catch (e) {
+          throw new ConfigError(`${file}: not JSON (${(e as Error).message})`);
+        }
+      });
+      const merged = mergeReports(reports, dirs);
+      mkdirSync(o.reportDir, { recursive: true });
+      const written = writeReports(merged, o.reportDir, o.format as Format[], {});
+      const s = merged.summary;
+      console.log(`merged ${dirs.length} reports of ${merged.adapter.name} ${merged.adapter.version}: ${s.PASS} PASS, ${s.FAIL} FAIL, ${s.ADAPTER_ERROR} ADAPTER_ERROR, ${merged.findings.length} distinct finding(s), ${merged.coverage.sequences} sequences`);
+      console.log(`report: ${written.join(', ')}`);
+      process.exitCode = s.exitCode;
     });
 
   program

@@ -110,6 +110,8 @@ export interface Report {
   gate: { ok: boolean; problems: string[] };
   /** Stored findings replayed before the run: how many still fail, how many are now fixed. */
   corpus: { dir: string; replayed: number; reproduced: number; fixed: number } | null;
+  /** For a report made by `merge`: the reports it combines. */
+  merged: string[] | null;
   summary: Record<Status, number> & { exitCode: number };
 }
 
@@ -379,6 +381,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     coverage: { ...coverage.toJSON(), skipRate: coverage.skipRate },
     gate: { ok: gateProblems.length === 0, problems: gateProblems },
     corpus: opts.corpus ? { dir: opts.corpus.dir, ...corpusReplay } : null,
+    merged: null,
     summary,
   };
 }

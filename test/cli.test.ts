@@ -121,3 +121,33 @@ test('replay re-runs a finding by id; --emit-test writes a vitest test that fail
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('merge: shards of one seed combine into one report; a failure anywhere is a failure; junk is exit 2', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+  const shard = (i: number, adapter: string) => {
+    const out = join(dir, `${adapter === FIXTURE ? 'bug' : 'ok'}-${i}`);
+    const r = cli(['run', '--adapter', adapter, '--family', 'page-size-alignment,attach', '--runs', '150', '--shard', `${i}/2`, '--report-dir', out, '--no-corpus', '--quiet', '--min-ops', '0']);
+    expect(r.code, r.stderr).toBeLessThan(2);
+    return out;
+  };
+  const [a, b] = [shard(1, 'builtin:reference'), shard(2, 'builtin:reference')];
+  const out = join(dir, 'merged');
+  const merged = cli(['merge', a, b, '--report-dir', out, '--format', 'json,junit,md,html']);
+  expect(merged.code, merged.stdout + merged.stderr).toBe(0);
+  const m = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { coverage: { sequences: number }; merged: string[]; summary: { FAIL: number } };
+  const one = JSON.parse(readFileSync(join(a, 'report.json'), 'utf8')) as { coverage: { sequences: number }; budget: { shard: { index: number; count: number } } };
+  expect(one.budget.shard).toEqual({ index: 0, count: 2 });
+  expect(m.coverage.sequences).toBe(2 * one.coverage.sequences);
+  expect(m.merged).toEqual([a, b]);
+  expect(readdirSync(out).sort()).toEqual(['junit.xml', 'latest.json', 'latest.md', 'report.html', 'report.json', 'report.md']);
+
+  const [x, y] = [shard(1, FIXTURE), shard(2, FIXTURE)];
+  const bad = cli(['merge', x, y, '--report-dir', join(dir, 'merged-bug')]);
+  expect(bad.code).toBe(1);
+  const mb = JSON.parse(readFileSync(join(dir, 'merged-bug', 'report.json'), 'utf8')) as { findings: { id: string; rule: string }[] };
+  expect(mb.findings.map((f) => f.rule)).toContain('MAP-OVERLAP');
+  expect(new Set(mb.findings.map((f) => f.id)).size).toBe(mb.findings.length);
+  // Different adapters do not merge; a directory without a report is bad input.
+  expect(cli(['merge', a, x, '--report-dir', join(dir, 'mixed')]).code).toBe(2);
+  expect(cli(['merge', join(dir, 'nothing'), '--report-dir', join(dir, 'none')]).code).toBe(2);
+});
