@@ -27,6 +27,8 @@ export interface FamilyRunOptions {
   onFinding?: (f: Finding) => void;
   /** Wall-clock end (epoch ms): no sequence starts after it, and shrinking stops there too. */
   deadline?: number;
+  /** Sequences drawn so far (not shrinking), reported every few dozen. */
+  onProgress?: (sequences: number) => void;
 }
 
 export interface Finding extends Violation {
@@ -97,7 +99,7 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
     const judge = (r: SequenceResult, cov: Coverage): boolean => {
       if (target === null) {
         coverage.merge(cov);
-        coverage.sequences++;
+        if (++coverage.sequences % 32 === 0) opts.onProgress?.(coverage.sequences);
         for (const q of r.quality) if (!quality.has(q.rule)) quality.set(q.rule, q);
       }
       // A rule already reported is set aside whatever produced it (a throw ends up here too).

@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ms from 'ms';
 import { ConfigError, RULES, rulesMarkdown } from '../spec/index.ts';
+import { FAMILIES_OF_PROPERTIES } from '../properties/families.ts';
 import { BUILTINS, loadAdapter } from './adapters.ts';
 import { Corpus, DEFAULT_CORPUS_DIR } from './corpus.ts';
+import { startProgress } from './progress.ts';
 import { parseShard } from './slices.ts';
 import { reportHtml } from './report-html.ts';
 import { type RunContext, reportJunit } from './report-junit.ts';
@@ -154,18 +156,26 @@ export function buildProgram(): Command {
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      if (!o.quiet) printFamilyHeader();
+      // Families finish in any order on workers; the table comes at the end, progress meanwhile.
+      const chosen = FAMILIES_OF_PROPERTIES.filter((f) => !o.family?.length || o.family.includes(f.id));
+      const planned = chosen.reduce((n, f) => n + Math.max(1, Math.round(o.runs * (f.budgetShare ?? 1))), 0);
+      const progress = o.quiet || o.path ? null : startProgress(o.time ? { timeMs: o.time } : { sequences: planned });
       const report = await runSuite(adapter, {
         adapterSpec: o.adapter, seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, families: o.family, path: o.path,
         ignore: o.ignore, minOpsPerKind: o.path ? 0 : o.minOps, maxSkipRate: 0.2,
-        onFamily: o.quiet ? undefined : printFamily,
+        onProgress: progress ? (p) => progress.update(p) : undefined,
         onFinding: (f) => appendFileSync(jsonl, JSON.stringify(f) + '\n'),
         corpus: o.corpus === false ? undefined : new Corpus(o.corpus),
         workers: o.workers, adapterOptions, shard, timeMs: o.time, signal: abort.signal,
       }).finally(() => {
+        progress?.stop();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
       });
+      if (!o.quiet) {
+        printFamilyHeader();
+        for (const f of report.families) printFamily(f);
+      }
       await adapter.close?.();
       const written = writeReports(report, o.reportDir, o.format as Format[], { path: o.path });
       const s = report.summary;

@@ -47,6 +47,8 @@ export interface SuiteOptions {
   timeMs?: number;
   /** Stops a parallel run at once (SIGINT, SIGTERM); what finished is reported, the rest INTERRUPTED. */
   signal?: AbortSignal;
+  /** Sequences drawn so far across every family (for progress bars and status lines). */
+  onProgress?: (p: { sequences: number; findings: number }) => void;
 }
 
 export interface FamilyLine {
@@ -299,6 +301,11 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),
     })));
     const byFamily = new Map<string, UnitResult[]>();
+    const drawn = new Array<number>(units.length).fill(0);
+    const progress = (i: number, n: number) => {
+      drawn[i] = n;
+      opts.onProgress?.({ sequences: drawn.reduce((a, b) => a + b, 0), findings: findings.length });
+    };
     await runUnits(units, workers, (u) => {
       for (const f of u.findings) storeAtOnce(f);
       byFamily.set(u.family, [...(byFamily.get(u.family) ?? []), u]);
@@ -307,17 +314,20 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
         results.set(u.family, mergeSlices(fam.id, byFamily.get(u.family)!));
         account(fam, results.get(u.family)!);
       }
-    }, opts.signal);
+    }, opts.signal, progress);
   } else {
+    let before = 0;
     for (const [fi, fam] of runnable.entries()) {
       // A signal lands between families here (a synchronous adapter holds the thread within one).
       if (opts.signal?.aborted) break;
       const r = await runFamily({ adapter, ...ctx }, fam, {
         seed: sliceSeed(opts.seed, shard, 0), runs, maxSteps: opts.maxSteps, path: opts.path, ignore: [...found], onFinding: storeAtOnce,
+        onProgress: (n) => opts.onProgress?.({ sequences: before + n, findings: findings.length }),
         ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),
       });
       results.set(fam.id, r);
       account(fam, r);
+      before += r.coverage.sequences;
     }
   }
   // Family lines in catalogue order, whatever order the workers finished in.

@@ -2,6 +2,7 @@
 // loads itself (by the same spec the command line named). Results cross the thread boundary by
 // structured clone, which keeps bigints; coverage travels as its JSON form.
 
+import type { MessagePort } from 'node:worker_threads';
 import type { Policies, Topology } from '../spec/index.ts';
 import type { CoverageReport } from '../properties/coverage.ts';
 import type { Violation } from '../properties/checker.ts';
@@ -23,6 +24,8 @@ export interface Unit {
   maxSteps: number;
   ignore: string[];
   deadline?: number;
+  /** Where to post the number of sequences drawn so far (a MessagePort handed to the worker). */
+  progress?: MessagePort;
 }
 
 export interface UnitResult {
@@ -46,7 +49,8 @@ export default async function runUnit(u: Unit): Promise<UnitResult> {
   const r = await runFamily(
     { adapter, profile: u.profile, policies: u.policies, capabilities: u.capabilities, topologies: u.topologies },
     familyById(u.family)!,
-    { seed: u.seed, runs: u.runs, maxSteps: u.maxSteps, ignore: u.ignore, deadline: u.deadline },
+    { seed: u.seed, runs: u.runs, maxSteps: u.maxSteps, ignore: u.ignore, deadline: u.deadline, onProgress: (n) => u.progress?.postMessage(n) },
   );
+  u.progress?.close();
   return { family: u.family, slice: u.slice, findings: r.findings, quality: r.quality, coverage: r.coverage.toJSON(), runs: r.runs, ms: r.ms, interrupted: r.interrupted };
 }
