@@ -5,9 +5,9 @@
 // minimal trace (op kinds and outcome kinds, not addresses) agree.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Adapter } from '../spec/index.ts';
+import { type Adapter, ConfigError } from '../spec/index.ts';
 import { familyById } from '../properties/families.ts';
 import { type AdapterContext, type Finding, runFamily } from '../properties/property.ts';
 import type { ReportFinding } from './suite.ts';
@@ -65,19 +65,29 @@ export class Corpus {
     }
     const out: CorpusEntry[] = [];
     for (const n of names) {
+      // Entries are written whole (temp file, then rename), so a bad one was damaged by
+      // something else: say which, rather than silently forgetting a bug.
+      let e: CorpusEntry;
       try {
-        const e = JSON.parse(readFileSync(join(this.dir, n), 'utf8')) as CorpusEntry;
-        if (e.schema === CORPUS_SCHEMA && typeof e.key === 'string') out.push(e);
-      } catch {
-        // A torn or foreign file is not ours to judge; the next save rewrites ours whole.
+        e = JSON.parse(readFileSync(join(this.dir, n), 'utf8')) as CorpusEntry;
+      } catch (err) {
+        throw new ConfigError(`corpus ${join(this.dir, n)} is corrupt (${(err as Error).message}); move it away or delete it`);
       }
+      if (e?.schema !== CORPUS_SCHEMA || typeof e.key !== 'string' || typeof e.rule !== 'string') {
+        throw new ConfigError(`corpus ${join(this.dir, n)} is not a corpus entry of schema ${CORPUS_SCHEMA}`);
+      }
+      out.push(e);
     }
     return out;
   }
 
   private write(e: CorpusEntry): void {
     mkdirSync(this.dir, { recursive: true });
-    writeFileSync(this.file(e.key, e.rule), JSON.stringify(e, null, 2) + '\n');
+    const file = this.file(e.key, e.rule);
+    // Never a half-written entry, even if the run is killed mid-write.
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(e, null, 2) + '\n');
+    renameSync(tmp, file);
   }
 
   /** Stores a finding; returns true when it was not known before (or had been fixed). */

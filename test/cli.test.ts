@@ -26,6 +26,11 @@ test.each([
   [['run', '--adapter', 'builtin:reference', '--policy', 'partial_unmap=sometimes'], /partial_unmap=sometimes is not one of/],
   [['run', '--adapter', 'builtin:reference', '--family', 'nope'], /unknown family 'nope'/],
   [['frobnicate'], /unknown command/],
+  [['run', '--adapter', 'builtin:reference', '--profile', 'windows'], /unknown profile 'windows'/],
+  [['run', '--adapter', 'builtin:reference', '--format', 'pdf'], /formats are json, junit, md, html/],
+  [['run', '--adapter', 'builtin:reference', '--corpus', 'test/fixtures/corrupt-corpus'], /corrupt-corpus\/.*is corrupt/],
+  [['merge', 'test/fixtures/corrupt-report', '--report-dir', '/tmp/never'], /report\.json: not JSON/],
+  [['replay', 'test/fixtures/corrupt-report/report.json'], /not JSON/],
 ] as const)('bad input %j: one line, exit 2', (args, message) => {
   const r = cli([...args]);
   expect(r.code, r.stderr).toBe(2);

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { type Adapter, type Op, type Outcome, type Policies, type Topology } from '../spec/index.ts';
+import { type Adapter, ConfigError, type Op, type Outcome, type Policies, type Topology } from '../spec/index.ts';
 import { ReferenceAdapter } from '../impl/reference/adapter.ts';
 import { Corpus, findingKey, replayCorpus, traceShape } from '../runner/corpus.ts';
 import { runSuite } from '../runner/suite.ts';
@@ -55,12 +55,14 @@ test('a finding is stored once, replayed, and marked fixed-verified once the bug
   expect(corpus.load()[0]!.status).toBe('open');
 });
 
-test('a torn or foreign file in the corpus is skipped, not fatal', () => {
+test('a damaged corpus is a configuration error naming the file; a missing one is empty', () => {
   const dir = mkdtempSync(join(tmpdir(), 'corpus-'));
-  writeFileSync(join(dir, 'garbage.json'), '{"schema": 1, "key": ');
-  writeFileSync(join(dir, 'other.json'), '{"schema": 99, "key": "x"}');
-  expect(new Corpus(dir).load()).toEqual([]);
   expect(new Corpus(join(dir, 'missing')).load()).toEqual([]);
+  writeFileSync(join(dir, 'garbage.json'), '{"schema": 1, "key": ');
+  expect(() => new Corpus(dir).load()).toThrow(/garbage\.json is corrupt/);
+  const other = mkdtempSync(join(tmpdir(), 'corpus-'));
+  writeFileSync(join(other, 'other.json'), '{"schema": 99, "key": "x"}');
+  expect(() => new Corpus(other).load()).toThrow(ConfigError);
 });
 
 test('runSuite replays the corpus first and stores what it finds', async () => {

@@ -6,6 +6,7 @@ import { expect, test } from 'vitest';
 import { ConfigError } from '../spec/index.ts';
 import { loadAdapter } from '../runner/adapters.ts';
 import { parseShard, sliceSeed, splitRuns } from '../runner/slices.ts';
+import { mergeReports } from '../runner/merge.ts';
 import { runSuite } from '../runner/suite.ts';
 
 const FIXTURE = 'test/fixtures/overmap-replaces.ts';
@@ -59,4 +60,19 @@ test('a time budget ends the run on time, without a finding or a gate failure', 
   expect(r.families.every((f) => f.runs > 0)).toBe(true);
   // Generous: the bound is what matters, not the exact figure on a shared machine.
   expect(took).toBeLessThan(15_000);
+});
+
+test('two shards merged see exactly what one unsharded run of the same seeds sees', { timeout: 180_000 }, async () => {
+  const families = ['page-size-alignment', 'symmetric-unmap'];
+  const run = async (workers: number, runs: number, shard?: { index: number; count: number }) => runSuite(await loadAdapter(FIXTURE, {}), {
+    adapterSpec: FIXTURE, adapterOptions: {}, ...base, runs, families, workers, ...(shard ? { shard } : {}),
+  });
+  // Unsharded, four slices: seeds of global slices 0..3. Two shards of two slices: {0, 2} and {1, 3}.
+  const whole = await run(4, 240);
+  const merged = mergeReports([await run(2, 120, { index: 0, count: 2 }), await run(2, 120, { index: 1, count: 2 })]);
+  expect(merged.coverage.sequences).toBe(whole.coverage.sequences);
+  expect(merged.coverage.ops).toEqual(whole.coverage.ops);
+  expect(merged.rules.map((r) => `${r.id}:${r.status}`)).toEqual(whole.rules.map((r) => `${r.id}:${r.status}`));
+  expect(new Set(merged.findings.map((f) => f.rule))).toEqual(new Set(whole.findings.map((f) => f.rule)));
+  expect(merged.findings.map((f) => f.rule)).toContain('MAP-OVERLAP');
 });
