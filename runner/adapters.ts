@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Adapter, ConfigError } from '../spec/index.ts';
 import { ReferenceAdapter } from '../impl/reference/adapter.ts';
+import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
+import type { PartialUnmap } from '../impl/arm-smmu/pgtable.ts';
 
 export interface AdapterOptions {
   profile?: string;
@@ -24,7 +26,17 @@ export const BUILTINS: readonly BuiltinAdapter[] = [
     summary: 'the reference model itself, playing the canonical outcome under the given profile and --policy values',
     create: (opts) => new ReferenceAdapter({ profile: opts.profile, policies: opts.policies }),
   },
+  {
+    name: 'arm-smmu',
+    summary: 'an Arm SMMU-style model: LPAE page tables in simulated memory, a walk-caching TLB, context banks (--policy partial_unmap=split|refuse|whole-leaf)',
+    create: (opts) => new ArmSmmuModel({ partialUnmap: armPartial(opts.policies?.partial_unmap) }),
+  },
 ];
+
+function armPartial(v: string | undefined): PartialUnmap | undefined {
+  if (v === undefined || v === 'split' || v === 'refuse' || v === 'whole-leaf') return v;
+  throw new ConfigError(`arm-smmu: partial_unmap=${v} is not one it implements (split, refuse, whole-leaf)`);
+}
 
 function isAdapter(x: unknown): x is Adapter {
   const a = x as Record<string, unknown> | null;

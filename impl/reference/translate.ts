@@ -35,10 +35,13 @@ export function dmaExpect(ctx: TranslationContext, op: DmaOp, g: GroupState, tar
   const out: Expect[] = [];
   // A lazy domain may still serve what it removed; listing those first makes the reference,
   // acting as a model, behave like a real IOTLB with a flush queue.
+  let staleFault = false;
   if (target.removed.lazy) {
     const seen = new Set<bigint>();
     for (const r of target.removed.pendingAt(op.iova)) {
       const phys = physOf(r, op.iova);
+      // A stale entry without the permission faults the access, as a real TLB hit would.
+      if (!permits(r.prot, op.access, writeOnlyReadable)) staleFault = true;
       if (!permits(r.prot, op.access, writeOnlyReadable) || seen.has(phys)) continue;
       seen.add(phys);
       out.push(pass(phys, 'TLB-LAZY'));
@@ -48,6 +51,7 @@ export function dmaExpect(ctx: TranslationContext, op: DmaOp, g: GroupState, tar
   if (!m) out.push(fault(rule));
   else if (permits(m.prot, op.access, writeOnlyReadable)) out.push(pass(physOf(m, op.iova), rule));
   else out.push(fault('XLATE-PERM'));
+  if (staleFault && m && permits(m.prot, op.access, writeOnlyReadable)) out.push(fault('TLB-LAZY'));
   return out;
 }
 

@@ -13,7 +13,8 @@ export const IOTLB_RULES: readonly Rule[] = [
     title: 'A lazy domain may serve only the old page until flush',
     statement:
       'In a dma_fq domain of an adapter that declares lazy_flush, a device access to an IOVA unmapped since the last `flush` may still reach the physical page it was mapped to, ' +
-      'with the old permissions, or fault; it never reaches any other page. A new mapping is visible at once (the old entry may still win until the flush).',
+      'with the old permissions, or fault; it never reaches any other page. A new mapping is visible at once, but the old entry may still win until the flush, ' +
+      'so an access the old entry did not permit may fault even where the new mapping permits it.',
     sources: [
       FQ,
       'linux:include/linux/iommu.h IOMMU_CAP_DEFERRED_FLUSH, struct iommu_iotlb_gather (queued)',
