@@ -134,9 +134,14 @@ function readableTrace(trace: readonly TraceEntry[]): string[] {
   return out;
 }
 
+/** A word as a POSIX shell reads it back unchanged: bare when safe, else single-quoted. */
+export function shellWord(w: string): string {
+  return /^[\w./:@%+=,-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
+}
+
 function replayLine(opts: SuiteOptions, f: Finding): string {
   const ign = f.ignored.length > 0 ? ` --ignore ${f.ignored.join(',')}` : '';
-  return `npx iommu-conformance run --adapter ${opts.adapterSpec} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${ign}`;
+  return `npx iommu-conformance run --adapter ${shellWord(opts.adapterSpec)} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${ign}`;
 }
 
 function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, status: Status, adapter: FindingAdapter): ReportFinding {

@@ -13,7 +13,8 @@ import type { Adapter, Op, Outcome, Topology } from '../spec/index.ts';
 import { ReferenceAdapter } from '../impl/reference/adapter.ts';
 import { reportHtml } from '../runner/report-html.ts';
 import { reportJunit } from '../runner/report-junit.ts';
-import { type Report, runSuite } from '../runner/suite.ts';
+import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
+import { type Report, runSuite, shellWord } from '../runner/suite.ts';
 
 const HOSTILE = '<script>window.__pwned=1</script> & "q" \' ]]> <!-- \u0001';
 /** What survives: XML 1.0 cannot carry U+0001, so the JUnit writer replaces it. */
@@ -109,4 +110,25 @@ test('HTML renders in Chromium with no console error, hostile text shown as text
   expect(await page.locator('.finding').count()).toBe(report.findings.length);
   expect(problems).toEqual([]);
   await page.close();
+});
+
+test('JUnit: a broken rule is a <failure> with the trace; a quality warning passes with its text in <system-out>', { timeout: 120_000 }, async () => {
+  const { default: overmap } = await import('./fixtures/overmap-replaces.ts');
+  const bad = await runSuite(overmap(), { adapterSpec: 'test/fixtures/overmap-replaces.ts', ...opts, runs: 150, families: ['page-size-alignment'] });
+  const xml = reportJunit(bad);
+  const overlap = /<testcase name="MAP-OVERLAP [^"]*" classname="map"[^>]*>\s*<failure message="([^"]*)" type="FAIL">([^<]*)<\/failure>/.exec(xml);
+  expect(overlap, xml.slice(0, 2000)).not.toBeNull();
+  expect(overlap![1]).toBe('ok');
+  expect(overlap![2]).toContain('expected: EADDRINUSE');
+
+  const leaky = await runSuite(new ArmSmmuModel(), { adapterSpec: 'builtin:arm-smmu', ...opts, runs: 60, families: ['symmetric-unmap'] });
+  expect(leaky.quality.map((q) => q.rule)).toContain('PT-LEAK');
+  const leak = /<testcase name="PT-LEAK [^"]*" classname="fault"[^>]*>\s*<system-out>([^<]*)<\/system-out>/.exec(reportJunit(leaky));
+  expect(leak).not.toBeNull();
+  expect(leak![1]).toMatch(/empty baseline/);
+});
+
+test('the replay line quotes an adapter path a shell would split', () => {
+  expect(shellWord('builtin:reference')).toBe('builtin:reference');
+  expect(shellWord('./my models/it\'s.ts')).toBe(`'./my models/it'\\''s.ts'`);
 });
