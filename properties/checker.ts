@@ -181,6 +181,8 @@ export function probesAfter(op: Op, outcome: Outcome, model: ReferenceModel, cap
     }
     case 'domain_alloc':
       if (caps.pt_pages && !failed && model.domain(op.domain)?.mappings) out.push({ op: { op: 'pt_pages', domain: op.domain } });
+      // A refused allocation must leave no domain behind under that handle.
+      if (failed) out.push({ op: { op: 'iova_to_phys', domain: op.domain, iova: 0n } });
       break;
     case 'attach':
     case 'detach': {

@@ -73,7 +73,11 @@ export class Interpreter {
   private pickDomain(r: number, want: (d: DomainState) => boolean): Handle | null {
     const fitting = this.live().filter(want);
     const mode = r % 16;
-    if (mode === 15 && this.model.freed.size > 0) return [...this.model.freed][(r >> 4) % this.model.freed.size]!;
+    if (mode === 15) {
+      // A handle that names no domain: freed, or never created because its allocation failed.
+      const dead = this.handles.filter((h) => !this.model.domains.has(h));
+      if (dead.length > 0) return dead[(r >> 4) % dead.length]!;
+    }
     if (mode >= 12 && this.live().length > 0) return this.live()[(r >> 4) % this.live().length]!.handle;
     if (fitting.length === 0) return null;
     return fitting[(r >> 4) % fitting.length]!.handle;

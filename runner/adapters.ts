@@ -8,6 +8,7 @@ import { type Adapter, ConfigError } from '../spec/index.ts';
 import { ReferenceAdapter } from '../impl/reference/adapter.ts';
 import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
 import type { PartialUnmap } from '../impl/arm-smmu/pgtable.ts';
+import { mutantById } from '../impl/arm-smmu/mutants.ts';
 
 export interface AdapterOptions {
   profile?: string;
@@ -29,9 +30,15 @@ export const BUILTINS: readonly BuiltinAdapter[] = [
   {
     name: 'arm-smmu',
     summary: 'an Arm SMMU-style model: LPAE page tables in simulated memory, a walk-caching TLB, context banks (--policy partial_unmap=split|refuse|whole-leaf)',
-    create: (opts) => new ArmSmmuModel({ partialUnmap: armPartial(opts.policies?.partial_unmap) }),
+    create: (opts) => new ArmSmmuModel({ partialUnmap: armPartial(opts.policies?.partial_unmap), mutant: armMutant(opts.policies?.mutant) }),
   },
 ];
+
+/** `--policy mutant=<id>` switches on one bug of the catalogue (see `iommu-conformance mutants`). */
+function armMutant(v: string | undefined): string | undefined {
+  if (v !== undefined && !mutantById(v)) throw new ConfigError(`arm-smmu: no mutant '${v}' (see: iommu-conformance mutants)`);
+  return v;
+}
 
 function armPartial(v: string | undefined): PartialUnmap | undefined {
   if (v === undefined || v === 'split' || v === 'refuse' || v === 'whole-leaf') return v;

@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import ms from 'ms';
 import { ConfigError, RULES, rulesMarkdown } from '../spec/index.ts';
 import { FAMILIES_OF_PROPERTIES } from '../properties/families.ts';
+import { ARM_MUTANTS } from '../impl/arm-smmu/mutants.ts';
 import { BUILTINS, loadAdapter } from './adapters.ts';
 import { Corpus, DEFAULT_CORPUS_DIR } from './corpus.ts';
 import { startProgress } from './progress.ts';
@@ -202,7 +203,7 @@ export function buildProgram(): Command {
         writeFileSync(o.emitTest, emitTest(f, o.emitTest));
         console.log(`wrote ${o.emitTest}`);
       }
-      const adapter = await loadAdapter(o.adapter ?? f.adapter.spec, { profile: f.adapter.profile, policies: f.adapter.policies });
+      const adapter = await loadAdapter(o.adapter ?? f.adapter.spec, o.adapter ? {} : (f.adapter.options ?? { profile: f.adapter.profile, policies: f.adapter.policies }));
       const r = await replayFinding(adapter, f);
       await adapter.close?.();
       console.log(`${f.rule} (finding ${f.id}) against ${o.adapter ?? f.adapter.spec}:`);
@@ -246,6 +247,15 @@ export function buildProgram(): Command {
       if (o.json) console.log(JSON.stringify(RULES, null, 2));
       else if (o.markdown) process.stdout.write(rulesMarkdown(RULES));
       else for (const r of RULES) console.log(`${r.id.padEnd(20)} ${r.level.padEnd(7)} ${r.title}`);
+    });
+
+  program
+    .command('mutants')
+    .description('list the mutant catalogue of the bundled Arm SMMU model (run one: --adapter builtin:arm-smmu --policy mutant=<id>)')
+    .option('--json', 'as JSON')
+    .action((o) => {
+      if (o.json) console.log(JSON.stringify(ARM_MUTANTS, null, 2));
+      else for (const m of ARM_MUTANTS) console.log(`${m.id.padEnd(28)} ${m.rules.join(',').padEnd(40)} ${m.description}`);
     });
 
   program

@@ -83,7 +83,7 @@ import { replayFinding } from '${fromOut(`${root}/runner/replay.ts`)}';
 const FINDING = ${finding} as const;
 
 test(${JSON.stringify(`${f.rule} ${f.title} (finding ${f.id})`)}, async () => {
-  const adapter = await loadAdapter(${adapter ? `fileURLToPath(new URL(${JSON.stringify(adapter)}, import.meta.url))` : JSON.stringify(f.adapter.spec)}, { profile: FINDING.adapter.profile, policies: FINDING.adapter.policies });
+  const adapter = await loadAdapter(${adapter ? `fileURLToPath(new URL(${JSON.stringify(adapter)}, import.meta.url))` : JSON.stringify(f.adapter.spec)}, ${JSON.stringify(f.adapter.options ?? { profile: f.adapter.profile, policies: f.adapter.policies })});
   const r = await replayFinding(adapter, FINDING as never);
   expect(r.failed, [...r.lines, \`expected: \${r.expected.join(' | ')}\`, \`observed: \${r.observed}\`].join('\\n')).toBe(false);
 });

@@ -68,6 +68,8 @@ export interface FindingAdapter {
   profile: string;
   policies: Record<string, string>;
   capabilities: Capabilities;
+  /** The options the adapter was made with (a builtin's --profile and --policy), when known. */
+  options?: AdapterOptions;
 }
 
 export interface ReportFinding {
@@ -141,7 +143,11 @@ export function shellWord(w: string): string {
 
 function replayLine(opts: SuiteOptions, f: Finding): string {
   const ign = f.ignored.length > 0 ? ` --ignore ${f.ignored.join(',')}` : '';
-  return `npx iommu-conformance run --adapter ${shellWord(opts.adapterSpec)} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${ign}`;
+  // The options the adapter was made with (a builtin's profile, policies, mutant) come along.
+  const made = opts.adapterOptions;
+  const profile = made?.profile ? ` --profile ${shellWord(made.profile)}` : '';
+  const policies = Object.entries(made?.policies ?? {}).map(([k, v]) => ` --policy ${shellWord(`${k}=${v}`)}`).join('');
+  return `npx iommu-conformance run --adapter ${shellWord(opts.adapterSpec)}${profile}${policies} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${ign}`;
 }
 
 function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, status: Status, adapter: FindingAdapter): ReportFinding {
@@ -206,7 +212,10 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   if (!info || typeof info.name !== 'string') throw new ConfigError(`${opts.adapterSpec}: hello() did not return {name, version, profile, …}`);
   const policies = resolvePolicies(info.profile ?? 'linux', info.policies ?? {});
   const capabilities = info.capabilities ?? {};
-  const who: FindingAdapter = { name: info.name, version: info.version, spec: opts.adapterSpec, profile: info.profile ?? 'linux', policies: { ...policies }, capabilities };
+  const who: FindingAdapter = {
+    name: info.name, version: info.version, spec: opts.adapterSpec, profile: info.profile ?? 'linux', policies: { ...policies }, capabilities,
+    ...(opts.adapterOptions ? { options: opts.adapterOptions } : {}),
+  };
   const asReport = (v: Violation & Partial<Finding>, status: Status) => toReportFinding(v, opts, status, who);
   const topologies: 'any' | Topology[] = info.topologies ?? 'any';
   if (topologies !== 'any') {

@@ -159,3 +159,18 @@ test('merge: shards of one seed combine into one report; a failure anywhere is a
   expect(cli(['merge', a, x, '--report-dir', join(dir, 'mixed')]).code).toBe(2);
   expect(cli(['merge', join(dir, 'nothing'), '--report-dir', join(dir, 'none')]).code).toBe(2);
 });
+
+test('mutants lists the catalogue; a mutant runs through --policy mutant=<id> and its replay line carries it', { timeout: 120_000 }, () => {
+  const list = cli(['mutants', '--json']);
+  expect(list.code).toBe(0);
+  const mutants = JSON.parse(list.stdout) as { id: string }[];
+  expect(mutants.map((m) => m.id)).toContain('ro-writable');
+  expect(cli(['run', '--adapter', 'builtin:arm-smmu', '--policy', 'mutant=no-such-bug']).stderr).toMatch(/no mutant 'no-such-bug'/);
+  const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+  const run = cli(['run', '--adapter', 'builtin:arm-smmu', '--policy', 'mutant=ro-writable', '--family', 'attach', '--runs', '200', '--report-dir', dir, '--no-corpus', '--quiet']);
+  expect(run.code).toBe(1);
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { findings: { id: string; rule: string; replay: string }[] };
+  const f = report.findings.find((x) => x.rule === 'XLATE-PERM')!;
+  expect(f.replay).toContain('--policy mutant=ro-writable');
+  expect(cli(['replay', f.id, '--report-dir', dir]).code).toBe(1);
+});

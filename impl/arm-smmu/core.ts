@@ -25,14 +25,16 @@ export type CoreMapError = 'EEXIST' | 'ENOMEM' | 'ERANGE' | 'EINVAL';
 
 /** Maps [iova, iova+size) → paddr, all or nothing. */
 export function coreMap(table: LpaeTable, iova: bigint, paddr: bigint, size: bigint, prot: number): CoreMapError | null {
+  const bugs = table.cfg.bugs;
   let done = 0n;
   while (done < size) {
-    const { pgsize, count } = chunk(table.cfg.pgsizes, (iova + done) | (paddr + done), size - done);
+    const merged = bugs?.has('pgsize-ignores-paddr') ? iova + done : (iova + done) | (paddr + done);
+    const { pgsize, count } = chunk(table.cfg.pgsizes, merged, size - done);
     const r = table.map(iova + done, paddr + done, pgsize, count, prot);
     done += r.mapped;
     if ('err' in r) {
       // "unroll mapping in case something went wrong"
-      if (done > 0n) coreUnmap(table, iova, done);
+      if (done > 0n && !bugs?.has('map-no-unroll')) coreUnmap(table, iova, done);
       return r.err;
     }
   }

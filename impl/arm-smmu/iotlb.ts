@@ -25,10 +25,13 @@ export class Iotlb {
     this.entries.set(asid, list);
   }
 
-  /** Invalidates every entry overlapping [lo, hi) (TLBI by VA over the range). */
-  invalidateRange(asid: number, lo: bigint, hi: bigint): void {
+  /**
+   * Invalidates every entry overlapping [lo, hi) (TLBI by VA over the range). With a level
+   * hint, only entries of that leaf size go, as the TTL field of a range TLBI allows.
+   */
+  invalidateRange(asid: number, lo: bigint, hi: bigint, leafSize?: bigint): void {
     const list = this.entries.get(asid);
-    if (list) this.entries.set(asid, list.filter((e) => e.iova + e.size <= lo || e.iova >= hi));
+    if (list) this.entries.set(asid, list.filter((e) => e.iova + e.size <= lo || e.iova >= hi || (leafSize !== undefined && e.size !== leafSize)));
   }
 
   /** TLBI by ASID. */

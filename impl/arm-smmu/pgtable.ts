@@ -27,14 +27,16 @@ export interface LpaeConfig {
   /** Page sizes this table may use: the granule and its block sizes, possibly fewer. */
   pgsizes: bigint;
   partialUnmap: PartialUnmap;
+  /** Mutants switched on (mutants.ts); empty in the conforming model. */
+  bugs?: ReadonlySet<string>;
 }
 
 export type MapResult = { mapped: bigint } | { mapped: bigint; err: 'EEXIST' | 'ENOMEM' | 'ERANGE' | 'EINVAL' };
 
 /** prot as the descriptor holds it; stage 1 has no write-only encoding, so W alone is RW. */
-function protToPte(prot: number): bigint {
+function protToPte(prot: number, roWritable: boolean): bigint {
   let pte = AF;
-  if ((prot & PROT.WRITE) === 0) pte |= AP_RDONLY;
+  if ((prot & PROT.WRITE) === 0 && !roWritable) pte |= AP_RDONLY;
   if (prot & PROT.NOEXEC) pte |= XN;
   if (prot & PROT.CACHE) pte |= ATTR_CACHE;
   return pte;
@@ -90,7 +92,11 @@ export class LpaeTable {
   }
 
   private leafPte(paddr: bigint, l: number, prot: number): bigint {
-    return paddr | protToPte(prot) | VALID | (l === this.levels - 1 ? TABLE_OR_PAGE : 0n);
+    return paddr | protToPte(prot, this.bug('ro-writable')) | VALID | (l === this.levels - 1 ? TABLE_OR_PAGE : 0n);
+  }
+
+  private bug(id: string): boolean {
+    return this.cfg.bugs?.has(id) === true;
   }
 
   /** Maps `count` leaves of `pgsize`; stops at the first problem and says how far it got. */
@@ -117,17 +123,23 @@ export class LpaeTable {
       }
       // Like io-pgtable-arm, fill as many entries of this table as the run needs in one go.
       const t = this.mem.table(table);
-      for (let idx = this.index(va, target); idx < t.length && i < count; idx++, i++) {
-        const here = paddr + i * pgsize;
-        if (iova + i * pgsize + pgsize > 1n << BigInt(this.cfg.ias) || here + pgsize > 1n << BigInt(this.cfg.oas)) return { mapped, err: 'ERANGE' };
+      const attrs = this.leafPte(0n, target, prot);
+      const vaLimit = 1n << BigInt(this.cfg.ias);
+      const paLimit = 1n << BigInt(this.cfg.oas);
+      let here = paddr + i * pgsize;
+      let vaEnd = iova + i * pgsize + pgsize;
+      for (let idx = this.index(va, target); idx < t.length && i < count; idx++, i++, here += pgsize, vaEnd += pgsize) {
+        if (vaEnd > vaLimit || here + pgsize > paLimit) return { mapped, err: 'ERANGE' };
         const pte = t[idx]!;
         if ((pte & VALID) !== 0n) {
           // A block over a table: io-pgtable-arm frees the table whatever it holds; this
           // model refuses while anything is mapped below and frees it only when empty.
-          if (this.isLeaf(pte, target) || this.subtreeHasLeaves(this.oa(pte), target + 1)) return { mapped, err: 'EEXIST' };
-          this.freeSubtree(this.oa(pte), target + 1);
+          const leaf = this.isLeaf(pte, target);
+          const busy = leaf || this.subtreeHasLeaves(this.oa(pte), target + 1);
+          if (busy && !(leaf ? this.bug('overmap-replaces') : this.bug('block-frees-table'))) return { mapped, err: 'EEXIST' };
+          if (!leaf) this.freeSubtree(this.oa(pte), target + 1);
         }
-        t[idx] = this.leafPte(here, target, prot);
+        t[idx] = here | attrs;
         mapped += pgsize;
       }
     }
@@ -178,7 +190,7 @@ export class LpaeTable {
   unmap(iova: bigint, pgsize: bigint, count: bigint): bigint {
     const target = this.levelOf(pgsize);
     // io-pgtable-arm checks the input width here too: without it the index would wrap.
-    if (target < 0 || iova >> BigInt(this.cfg.ias) !== 0n) return 0n;
+    if (target < 0 || (iova >> BigInt(this.cfg.ias) !== 0n && !this.bug('unmap-no-ias-check'))) return 0n;
     let unmapped = 0n;
     for (let i = 0n; i < count; i++) {
       const va = iova + i * pgsize;
@@ -255,7 +267,7 @@ export class LpaeTable {
         if (next === null) return 0n;
         const sub = this.blockSize(l + 1);
         // The block's attributes carry over to every smaller leaf; only the address changes.
-        const attrs = pte & ~this.oaMask() & ~(VALID | TABLE_OR_PAGE);
+        const attrs = pte & ~this.oaMask() & ~(VALID | TABLE_OR_PAGE) & ~(this.bug('split-widens-perm') ? AP_RDONLY : 0n);
         const nt = this.mem.table(next);
         for (let i = 0; i < nt.length; i++) {
           nt[i] = (this.oa(pte) + BigInt(i) * sub) | attrs | VALID | (l + 1 === this.levels - 1 ? TABLE_OR_PAGE : 0n);

@@ -48,6 +48,8 @@ const PAGING = new Set<DomainType>(['paging', 'dma', 'dma_fq']);
 
 export interface ArmSmmuOptions {
   partialUnmap?: PartialUnmap;
+  /** One bug of the mutant catalogue (mutants.ts) to switch on. */
+  mutant?: string;
 }
 
 export class ArmSmmuModel implements Adapter {
@@ -59,15 +61,23 @@ export class ArmSmmuModel implements Adapter {
   private faults = new FaultInjector();
   private nextAsid = 1;
   private readonly partialUnmap: PartialUnmap;
+  private readonly bugs: ReadonlySet<string>;
+  /** Where a group's stream table entry still points after a buggy detach. */
+  private staleSte = new Map<Group, Domain>();
 
   constructor(opts: ArmSmmuOptions = {}) {
     this.partialUnmap = opts.partialUnmap ?? 'refuse';
+    this.bugs = new Set(opts.mutant ? [opts.mutant] : []);
+  }
+
+  private bug(id: string): boolean {
+    return this.bugs.has(id);
   }
 
   hello(): AdapterInfo {
     const caps: Capabilities = { leaves: true, pt_pages: true, fail_nth: true, lazy_flush: true, dma_phys: true };
     return {
-      name: 'arm-smmu', version: ARM_SMMU_VERSION, profile: 'linux',
+      name: this.bugs.size > 0 ? `arm-smmu+${[...this.bugs].join('+')}` : 'arm-smmu', version: ARM_SMMU_VERSION, profile: 'linux',
       policies: { partial_unmap: this.partialUnmap, overmap_errno: 'EEXIST', write_only_read: 'allow', range_errno: 'ERANGE' },
       capabilities: caps, topologies: ARM_TOPOLOGIES,
     };
@@ -84,6 +94,7 @@ export class ArmSmmuModel implements Adapter {
     }
     this.domains = new Map();
     this.faults = new FaultInjector();
+    this.staleSte = new Map();
   }
 
   exec(op: Op): Outcome {
@@ -109,7 +120,7 @@ export class ArmSmmuModel implements Adapter {
       case 'flush': {
         const d = this.domains.get(op.domain);
         if (!d) return { err: 'ENOENT' };
-        this.tlb.invalidateAll(d.asid);
+        if (!this.bug('flush-noop')) this.tlb.invalidateAll(d.asid);
         return { ok: {} };
       }
       case 'leaves': {
@@ -143,10 +154,12 @@ export class ArmSmmuModel implements Adapter {
       const granule = sizes & -sizes;
       mem = new TableMemory(granule, this.faults);
       try {
-        table = new LpaeTable(mem, { granule, ias: smmu.ias, oas: smmu.oas, pgsizes: sizes, partialUnmap: this.partialUnmap });
+        table = new LpaeTable(mem, { granule, ias: smmu.ias, oas: smmu.oas, pgsizes: sizes, partialUnmap: this.partialUnmap, bugs: this.bugs });
       } catch (e) {
-        if (e instanceof OutOfTableMemory) return { err: 'ENOMEM' };
-        throw e;
+        if (!(e instanceof OutOfTableMemory)) throw e;
+        // The buggy error path registers the half-made domain before bailing out.
+        if (this.bug('failed-alloc-leaks-domain')) this.domains.set(handle, { handle, type, smmu, asid: this.nextAsid++, table: null, mem: null, groups: new Set(), pasids: 0 });
+        return { err: 'ENOMEM' };
       }
     }
     this.domains.set(handle, { handle, type, smmu, asid: this.nextAsid++, table, mem, groups: new Set(), pasids: 0 });
@@ -156,7 +169,7 @@ export class ArmSmmuModel implements Adapter {
   private free(handle: string): Outcome {
     const d = this.domains.get(handle);
     if (!d) return { err: 'ENOENT' };
-    if (d.groups.size > 0 || d.pasids > 0) return { err: 'EBUSY' };
+    if ((d.groups.size > 0 || d.pasids > 0) && !this.bug('free-attached')) return { err: 'EBUSY' };
     d.table?.destroy();
     this.tlb.invalidateAll(d.asid);
     this.domains.delete(handle);
@@ -182,12 +195,14 @@ export class ArmSmmuModel implements Adapter {
     const d = this.domains.get(handle);
     if (!d) return { err: 'ENOENT' };
     const g = this.devices.get(dev)!;
-    if (g.current) return { err: 'EBUSY' };
-    if (!this.compatible(d, g)) return { err: 'EINVAL' };
+    if (g.current && !this.bug('attach-replaces')) return { err: 'EBUSY' };
+    if (!this.compatible(d, g) && !this.bug('compat-unchecked')) return { err: 'EINVAL' };
     const shares = [...d.groups].some((x) => x.smmu === g.smmu);
-    if (d.table && !shares && this.contextsInUse(g.smmu) >= g.smmu.contexts) return { err: 'ENOSPC' };
+    if (d.table && !shares && this.contextsInUse(g.smmu) >= g.smmu.contexts && !this.bug('no-context-limit')) return { err: 'ENOSPC' };
+    g.current?.groups.delete(g);
     g.current = d;
     d.groups.add(g);
+    this.staleSte.delete(g);
     return { ok: {} };
   }
 
@@ -197,6 +212,7 @@ export class ArmSmmuModel implements Adapter {
     if (d && g.current === d) {
       g.current = null;
       d.groups.delete(g);
+      if (this.bug('detach-keeps-ste')) this.staleSte.set(g, d);
     }
     return { ok: {} };
   }
@@ -206,7 +222,7 @@ export class ArmSmmuModel implements Adapter {
     if (!d) return { err: 'ENOENT' };
     const g = this.devices.get(dev)!;
     const me = g.devices.find((x) => x.name === dev)!;
-    if (pasid === 0 || me.maxPasids === 0 || g.devices.some((x) => x.maxPasids > 0 && pasid >= x.maxPasids)) return { err: 'EINVAL' };
+    if ((pasid === 0 && !this.bug('pasid-zero')) || me.maxPasids === 0 || g.devices.some((x) => x.maxPasids > 0 && pasid >= x.maxPasids)) return { err: 'EINVAL' };
     if (!d.table || !this.compatible(d, g)) return { err: 'EINVAL' };
     if (g.pasids.has(pasid)) return { err: 'EBUSY' };
     g.pasids.set(pasid, d);
@@ -219,7 +235,7 @@ export class ArmSmmuModel implements Adapter {
     if (!d) return { err: 'ENOENT' };
     if (!d.table) return { err: 'EINVAL' };
     const min = d.table.cfg.pgsizes & -d.table.cfg.pgsizes;
-    if ((iova | paddr | size) % min !== 0n) return { err: 'EINVAL' };
+    if (((this.bug('align-ignores-paddr') ? iova | size : iova | paddr | size) % min) !== 0n) return { err: 'EINVAL' };
     if (size === 0n) return { ok: {} };
     if ((prot & (PROT.READ | PROT.WRITE)) === 0) return { err: 'EINVAL' };
     if (iova + size > U64_LIMIT || paddr + size > U64_LIMIT) return { err: 'EINVAL' };
@@ -239,8 +255,10 @@ export class ArmSmmuModel implements Adapter {
     // so [iova, iova + unmapped) is exactly what went.
     const unmapped = coreUnmap(d.table, iova, size);
     // Strict: the gather covers everything removed, and is synced before unmap returns.
-    if (d.type !== 'dma_fq' && unmapped > 0n) this.tlb.invalidateRange(d.asid, iova, iova + unmapped);
-    return { ok: { unmapped } };
+    // The buggy level hint is the granule of the request, not of the leaves removed.
+    const hint = this.bug('tlb-wrong-level-hint') ? d.table.cfg.pgsizes & -d.table.cfg.pgsizes : undefined;
+    if (d.type !== 'dma_fq' && unmapped > 0n && !this.bug('tlb-no-invalidate')) this.tlb.invalidateRange(d.asid, iova, iova + unmapped, hint);
+    return { ok: { unmapped: this.bug('unmap-returns-requested') && unmapped > size ? size : unmapped } };
   }
 
   private iovaToPhys(handle: string, iova: bigint): Outcome {
@@ -253,7 +271,8 @@ export class ArmSmmuModel implements Adapter {
   /** Where a device access lands: through the TLB, walking the table on a miss. */
   private dma(dev: string, iova: bigint, access: 'r' | 'w', pasid?: number): Outcome {
     const g = this.devices.get(dev)!;
-    const d = pasid === undefined ? g.current : g.pasids.get(pasid);
+    const stale = this.staleSte.get(g);
+    const d = pasid === undefined ? (g.current ?? (stale && this.domains.has(stale.handle) ? stale : null)) : g.pasids.get(pasid);
     if (!d) {
       if (pasid !== undefined || g.defaultDomain !== 'identity') return { err: 'FAULT' };
       return iova < 1n << BigInt(g.smmu.oas) ? { ok: { phys: iova } } : { err: 'FAULT' };

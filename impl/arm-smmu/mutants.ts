@@ -1,0 +1,42 @@
+// The mutant catalogue of the Arm SMMU model: each entry is one realistic bug, switched on by
+// configuration in an otherwise conforming model, with the rules it should break and the bug
+// class it stands for (with a source where the bug is known from real code).
+
+export interface Mutant {
+  id: string;
+  description: string;
+  /** Rules a finding may name for the mutant to count as killed. */
+  rules: string[];
+  /** The property family that aims at it (the kill test's budget goes there). */
+  family: string;
+  bugClass: string;
+  source?: string;
+  /** Model options it needs (e.g. a partial-unmap policy under which the bug shows). */
+  partialUnmap?: 'split' | 'refuse' | 'whole-leaf';
+}
+
+export const ARM_MUTANTS: readonly Mutant[] = [
+  { id: 'tlb-no-invalidate', description: 'strict unmap clears the PTEs but never invalidates the TLB', rules: ['UNMAP-STRICT', 'TLB-REMOVED'], family: 'iotlb', bugClass: 'stale IOTLB entry after unmap' },
+  { id: 'tlb-wrong-level-hint', description: 'unmap invalidates with the level hint of the size asked for, so a larger cached leaf it removed survives', rules: ['UNMAP-STRICT', 'TLB-REMOVED'], family: 'iotlb', bugClass: 'an invalidation that covers less than was removed', source: 'linux:drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c arm_smmu_tlb_inv_range_cmd() (TTL hint from the granule)', partialUnmap: 'whole-leaf' },
+  { id: 'flush-noop', description: 'flush of a dma_fq domain forgets to invalidate the queued entries', rules: ['TLB-FLUSH'], family: 'iotlb', bugClass: 'lazy flush that misses entries' },
+  { id: 'unmap-no-ias-check', description: 'unmap does not check the input width, so a high IOVA wraps the root index', rules: ['UNMAP-HOLE', 'UNMAP-SYM', 'UNMAP-RET', 'UNMAP-OVERFLOW', 'UNMAP-PARTIAL'], family: 'symmetric-unmap', bugClass: 'missing range check', source: 'linux:drivers/iommu/io-pgtable-arm.c arm_lpae_unmap_pages() (WARN_ON(iaext))' },
+  { id: 'overmap-replaces', description: 'a map over an existing leaf overwrites it and succeeds', rules: ['MAP-OVERLAP'], family: 'page-size-alignment', bugClass: 'overmap silently replacing', source: 'doc:../shared/reference/linux-iommu-semantics.md OSC-4 (the xarray mock)' },
+  { id: 'block-frees-table', description: 'a block mapped over a table frees the table whatever it still maps', rules: ['MAP-OVERLAP'], family: 'page-size-alignment', bugClass: 'overmap silently replacing', source: 'linux:drivers/iommu/io-pgtable-arm.c arm_lpae_init_pte() ("We require an unmap first")' },
+  { id: 'map-no-unroll', description: 'a map that fails part way leaves the pieces it mapped', rules: ['MAP-ATOMIC', 'MAP-OVERLAP', 'MAP-RANGE', 'MAP-XLATE'], family: 'page-size-alignment', bugClass: 'failed map not unrolled', source: 'linux:drivers/iommu/iommu.c iommu_map_nosync() (the unroll)' },
+  { id: 'unmap-returns-requested', description: 'a whole-leaf unmap reports the bytes asked for, not the bytes removed', rules: ['UNMAP-PARTIAL', 'UNMAP-RET'], family: 'symmetric-unmap', bugClass: 'unmap returning the requested instead of the removed size', partialUnmap: 'whole-leaf' },
+  { id: 'align-ignores-paddr', description: 'the alignment check looks at iova | size and forgets paddr', rules: ['MAP-ALIGN', 'ADAPTER-REPLY'], family: 'page-size-alignment', bugClass: 'alignment check on the wrong operands (the page-size loop then finds no size and the driver crashes)', source: 'seed:003_25f1d949be292248.txt' },
+  { id: 'pgsize-ignores-paddr', description: 'the page-size choice looks at the IOVA alone, so a large leaf maps a misaligned physical range', rules: ['MAP-XLATE', 'MAP-PGSIZE', 'XLATE-I2P', 'XLATE-DMA', 'UNMAP-SYM', 'UNMAP-PARTIAL'], family: 'page-size-alignment', bugClass: 'page-size choice ignoring paddr alignment', source: 'linux:drivers/iommu/iommu.c iommu_pgsize() (addr_merge = paddr | iova)' },
+  { id: 'ro-writable', description: 'the read-only bit is never set: every mapping is writable', rules: ['XLATE-PERM'], family: 'attach', bugClass: 'a write through a read-only mapping' },
+  { id: 'split-widens-perm', description: 'splitting a block drops its read-only bit from the smaller leaves', rules: ['XLATE-PERM'], family: 'symmetric-unmap', bugClass: 'a split widening permissions', partialUnmap: 'split' },
+  { id: 'attach-replaces', description: 'attach to a group with a caller domain switches it instead of failing EBUSY', rules: ['ATT-ONE'], family: 'attach', bugClass: 'attach while attached replacing silently' },
+  { id: 'no-context-limit', description: 'context banks are never counted', rules: ['ATT-SPACE'], family: 'attach', bugClass: 'the context limit not enforced', source: 'seed:001_a04be2a55e3bff25.txt' },
+  { id: 'compat-unchecked', description: 'a domain of one granule is accepted behind an SMMU of another', rules: ['ATT-COMPAT'], family: 'attach', bugClass: 'incompatible page sizes accepted', source: 'seed:000_80203a2a4a1d457c.txt' },
+  { id: 'detach-keeps-ste', description: 'detach leaves the old domain in the stream table entry', rules: ['ISOLATION', 'ATT-DETACH', 'ATT-DEFAULT'], family: 'attach', bugClass: 'detach leaving the old domain reachable' },
+  { id: 'free-attached', description: 'domain_free of an attached domain succeeds', rules: ['DOM-FREE'], family: 'domain-types', bugClass: 'freeing an attached domain' },
+  { id: 'pasid-zero', description: 'attach_pasid accepts PASID 0 (IOMMU_NO_PASID)', rules: ['ATT-PASID'], family: 'attach', bugClass: 'PASID 0 handed out' },
+  { id: 'failed-alloc-leaks-domain', description: 'a domain_alloc that runs out of memory still registers the handle', rules: ['FAIL-ATOMIC', 'DOM-STALE'], family: 'fault-injection', bugClass: 'failed op with side effects' },
+];
+
+export function mutantById(id: string): Mutant | undefined {
+  return ARM_MUTANTS.find((m) => m.id === id);
+}
