@@ -375,7 +375,4 @@ export class Interpreter {
     return p < 0n ? 0n : p >= U64_LIMIT ? U64_LIMIT - 1n : p;
   }
 
-  hasCapability(name: keyof Capabilities): boolean {
-    return this.caps[name] === true;
-  }
 }

@@ -5,7 +5,7 @@
 // minimal trace (op kinds and outcome kinds, not addresses) agree.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Adapter, ConfigError } from '../spec/index.ts';
 import { familyById } from '../properties/families.ts';
@@ -56,6 +56,23 @@ export class Corpus {
     return join(this.dir, `${rule}-${key}.json`);
   }
 
+  /** One entry by its file; null when there is none. */
+  private read(file: string): CorpusEntry | null {
+    if (!existsSync(file)) return null;
+    let e: CorpusEntry;
+    try {
+      e = JSON.parse(readFileSync(file, 'utf8')) as CorpusEntry;
+    } catch (err) {
+      // Entries are written whole (temp file, then rename), so a bad one was damaged by
+      // something else: say which, rather than silently forgetting a bug.
+      throw new ConfigError(`corpus ${file} is corrupt (${(err as Error).message}); move it away or delete it`);
+    }
+    if (e?.schema !== CORPUS_SCHEMA || typeof e.key !== 'string' || typeof e.rule !== 'string') {
+      throw new ConfigError(`corpus ${file} is not a corpus entry of schema ${CORPUS_SCHEMA}`);
+    }
+    return e;
+  }
+
   load(): CorpusEntry[] {
     let names: string[];
     try {
@@ -63,22 +80,7 @@ export class Corpus {
     } catch {
       return [];
     }
-    const out: CorpusEntry[] = [];
-    for (const n of names) {
-      // Entries are written whole (temp file, then rename), so a bad one was damaged by
-      // something else: say which, rather than silently forgetting a bug.
-      let e: CorpusEntry;
-      try {
-        e = JSON.parse(readFileSync(join(this.dir, n), 'utf8')) as CorpusEntry;
-      } catch (err) {
-        throw new ConfigError(`corpus ${join(this.dir, n)} is corrupt (${(err as Error).message}); move it away or delete it`);
-      }
-      if (e?.schema !== CORPUS_SCHEMA || typeof e.key !== 'string' || typeof e.rule !== 'string') {
-        throw new ConfigError(`corpus ${join(this.dir, n)} is not a corpus entry of schema ${CORPUS_SCHEMA}`);
-      }
-      out.push(e);
-    }
-    return out;
+    return names.flatMap((n) => this.read(join(this.dir, n)) ?? []);
   }
 
   private write(e: CorpusEntry): void {
@@ -93,7 +95,7 @@ export class Corpus {
   /** Stores a finding; returns true when it was not known before (or had been fixed). */
   record(f: ReportFinding, adapter: string, maxSteps: number, now = new Date()): boolean {
     const key = findingKey(f, adapter);
-    const known = this.load().find((e) => e.key === key);
+    const known = this.read(this.file(key, f.rule));
     const stamp = now.toISOString();
     this.write({
       schema: CORPUS_SCHEMA, key, rule: f.rule, adapter, family: f.family, seed: f.seed, path: f.path, ignored: f.ignored,
@@ -112,8 +114,6 @@ export interface ReplayOutcome {
   reproduced: boolean;
   /** The replay's finding when it reproduced. */
   finding?: Finding;
-  /** The rule the replay broke instead, if another. */
-  other?: string;
 }
 
 /** Replays every open entry of this adapter once, without shrinking, and marks the fixed ones. */
@@ -127,7 +127,7 @@ export async function replayCorpus(corpus: Corpus, adapter: Adapter, ctx: Omit<A
     const hit = r.findings[0];
     const reproduced = hit?.rule === e.rule;
     if (!reproduced) corpus.mark(e, 'fixed-verified');
-    out.push({ entry: e, reproduced, ...(reproduced ? { finding: hit } : {}), ...(hit && !reproduced ? { other: hit.rule } : {}) });
+    out.push({ entry: e, reproduced, ...(reproduced ? { finding: hit } : {}) });
   }
   return out;
 }

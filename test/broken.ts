@@ -7,7 +7,8 @@ import {
 import { ReferenceModel } from '../impl/reference/model.ts';
 import { familyById } from '../properties/families.ts';
 import { type Finding, runFamily } from '../properties/property.ts';
-import { formatTrace } from './helpers.ts';
+import { expect } from 'vitest';
+import { formatTrace, nonProbe } from './helpers.ts';
 
 /** The reference playing its canonical outcomes, with a hook for the one bug. */
 export abstract class BrokenAdapter implements Adapter {
@@ -73,3 +74,26 @@ export function describeFinding(f: Finding): string {
   return `${f.rule} (${f.status}) at ${failing}\n  expected ${f.expected.join(' | ')}\n  observed ${f.observed}\n${formatTrace(f.trace)}`;
 }
 
+
+/**
+ * The bug is found with the right rule and status and a trace of at most `maxOps` generated
+ * ops; the same seed finds the same thing, shrunk the same way.
+ */
+export async function expectCaught(c: Case): Promise<Finding> {
+  const findings = await hunt(c);
+  expect(findings.length, `no finding for ${c.id}`).toBeGreaterThan(0);
+  const f = findings[0]!;
+  const text = describeFinding(f);
+  expect(f.rule, text).toBe(c.rule);
+  expect(f.status, text).toBe(c.rule.startsWith('ADAPTER-') ? 'ADAPTER_ERROR' : 'FAIL');
+  expect(nonProbe(f.trace), text).toBeLessThanOrEqual(c.maxOps);
+  expect(f.seed).toBe(BUDGET.seed);
+  expect(f.path).not.toBe('');
+
+  const again = (await hunt(c))[0]!;
+  expect(again.rule).toBe(f.rule);
+  expect(again.path).toBe(f.path);
+  expect(formatTrace(again.trace)).toBe(formatTrace(f.trace));
+  expect(again.observed).toBe(f.observed);
+  return f;
+}

@@ -5,32 +5,19 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { type Adapter, ConfigError, type Op, type Outcome, type Policies, type Topology } from '../spec/index.ts';
+import { ConfigError, type Policies } from '../spec/index.ts';
 import { ReferenceAdapter } from '../impl/reference/adapter.ts';
 import { Corpus, findingKey, replayCorpus, traceShape } from '../runner/corpus.ts';
 import { runSuite } from '../runner/suite.ts';
+import createOvermapReplaces from './fixtures/overmap-replaces.ts';
 
-/** Map over an existing mapping silently succeeds. */
-class OvermapReplaces implements Adapter {
-  private readonly ref = new ReferenceAdapter();
-  hello() {
-    return { ...this.ref.hello(), name: 'overmap-replaces' };
-  }
-  reset(t: Topology) {
-    this.ref.reset(t);
-  }
-  exec(op: Op): Outcome {
-    const r = this.ref.exec(op);
-    return op.op === 'map' && 'err' in r && r.err === 'EADDRINUSE' ? { ok: {} } : r;
-  }
-}
 
 const opts = { seed: 11, runs: 200, maxSteps: 30, minOpsPerKind: 0, maxSkipRate: 1, families: ['page-size-alignment'] };
 
 test('a finding is stored once, replayed, and marked fixed-verified once the bug is gone', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corpus-'));
   const corpus = new Corpus(dir);
-  const report = await runSuite(new OvermapReplaces(), { adapterSpec: 'overmap', ...opts });
+  const report = await runSuite(createOvermapReplaces(), { adapterSpec: 'overmap', ...opts });
   const f = report.findings.find((x) => x.rule === 'MAP-OVERLAP')!;
   expect(f).toBeDefined();
   expect(traceShape(f)).toMatch(/map:ok .*!map$/);
@@ -42,7 +29,7 @@ test('a finding is stored once, replayed, and marked fixed-verified once the bug
   expect(findingKey(f, 'other')).not.toBe(findingKey(f, 'overmap-replaces'));
 
   const ctx = { profile: 'linux', policies: report.adapter.policies as unknown as Policies, capabilities: report.adapter.capabilities, topologies: 'any' as const };
-  const still = await replayCorpus(corpus, new OvermapReplaces(), ctx, 'overmap-replaces');
+  const still = await replayCorpus(corpus, createOvermapReplaces(), ctx, 'overmap-replaces');
   expect(still.map((r) => r.reproduced)).toEqual([true]);
   expect(corpus.load()[0]!.status).toBe('open');
 
@@ -67,13 +54,13 @@ test('a damaged corpus is a configuration error naming the file; a missing one i
 
 test('runSuite replays the corpus first and stores what it finds', async () => {
   const corpus = new Corpus(mkdtempSync(join(tmpdir(), 'corpus-')));
-  const first = await runSuite(new OvermapReplaces(), { adapterSpec: 'overmap', ...opts, corpus });
+  const first = await runSuite(createOvermapReplaces(), { adapterSpec: 'overmap', ...opts, corpus });
   expect(first.corpus).toMatchObject({ replayed: 0, reproduced: 0, fixed: 0 });
   const stored = corpus.load();
   expect(stored.map((e) => e.rule).sort()).toEqual([...new Set(first.findings.map((f) => f.rule))].sort());
 
   // Another seed: the stored bug is still reported, from the replay, before any new search.
-  const second = await runSuite(new OvermapReplaces(), { adapterSpec: 'overmap', ...opts, seed: 99, corpus });
+  const second = await runSuite(createOvermapReplaces(), { adapterSpec: 'overmap', ...opts, seed: 99, corpus });
   expect(second.corpus).toMatchObject({ replayed: stored.length, reproduced: stored.length, fixed: 0 });
   expect(second.findings.map((f) => f.rule)).toContain('MAP-OVERLAP');
   expect(second.summary.exitCode).toBe(1);

@@ -3,10 +3,11 @@
 
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { type Adapter, type Op, type Outcome, type Topology, RULES, rulesMarkdown } from '../spec/index.ts';
+import { RULES, rulesMarkdown } from '../spec/index.ts';
 import { ReferenceAdapter } from '../impl/reference/adapter.ts';
 import createExample from '../examples/minimal-adapter.ts';
 import { runSuite } from '../runner/suite.ts';
+import createOvermapReplaces from './fixtures/overmap-replaces.ts';
 
 const opts = { seed: 7, runs: 150, maxSteps: 40, minOpsPerKind: 5, maxSkipRate: 0.2 };
 
@@ -24,23 +25,9 @@ test('the README example model conforms', async () => {
   expect(r.summary.FAIL).toBe(0);
 });
 
-/** A model whose map over an existing mapping silently succeeds (OSC-4, the xarray mock). */
-class OvermapReplaces implements Adapter {
-  private readonly ref = new ReferenceAdapter();
-  hello() {
-    return { ...this.ref.hello(), name: 'overmap-replaces' };
-  }
-  reset(t: Topology) {
-    this.ref.reset(t);
-  }
-  exec(op: Op): Outcome {
-    const r = this.ref.exec(op);
-    return op.op === 'map' && 'err' in r && r.err === 'EADDRINUSE' ? { ok: {} } : r;
-  }
-}
 
 test('a silent overmap is reported as MAP-OVERLAP with a minimal trace, deterministically', async () => {
-  const run = () => runSuite(new OvermapReplaces(), { adapterSpec: 'overmap', ...opts, families: ['page-size-alignment'] });
+  const run = () => runSuite(createOvermapReplaces(), { adapterSpec: 'overmap', ...opts, families: ['page-size-alignment'] });
   const [a, b] = [await run(), await run()];
   expect(a.summary.exitCode).toBe(1);
   const f = a.findings.find((x) => x.rule === 'MAP-OVERLAP');

@@ -317,10 +317,6 @@ export class LpaeTable {
     }
   }
 
-  /** Every leaf, for tearing the table down or counting. */
-  empty(): boolean {
-    return !this.subtreeHasLeaves(this.root, 0);
-  }
 
   destroy(): void {
     this.freeSubtree(this.root, 0);

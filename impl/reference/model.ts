@@ -306,12 +306,16 @@ export class ReferenceModel implements TranslationContext {
   private leave(g: GroupState, d: DomainState): void {
     g.current = null;
     d.groups.delete(g);
-    if (this.policies.domain_lifetime === 'last-detach' && d.groups.size === 0 && d.pasidUses === 0) {
-      d.dormant = true;
-      d.mappings?.clear();
-      d.removed.clear();
-      delete d.ptBaseline;
-    }
+    this.sleepIfUnused(d);
+  }
+
+  /** Under last-detach a domain left with no group and no PASID stops existing, mappings and all. */
+  private sleepIfUnused(d: DomainState): void {
+    if (this.policies.domain_lifetime !== 'last-detach' || d.groups.size > 0 || d.pasidUses > 0) return;
+    d.dormant = true;
+    d.mappings?.clear();
+    d.removed.clear();
+    delete d.ptBaseline;
   }
 
   private revive(d: DomainState): void {
@@ -368,11 +372,7 @@ export class ReferenceModel implements TranslationContext {
       apply: () => {
         g.pasids.delete(op.pasid);
         d.pasidUses--;
-        if (this.policies.domain_lifetime === 'last-detach' && d.groups.size === 0 && d.pasidUses === 0) {
-          d.dormant = true;
-          d.mappings?.clear();
-          d.removed.clear();
-        }
+        this.sleepIfUnused(d);
       },
     })];
   }

@@ -1,6 +1,6 @@
 // The reference model's state: the topology as given, and what the ops have made of it.
 
-import { type DefaultDomainType, type DeviceSpec, type DomainType, type GroupSpec, type Handle, type IommuSpec, PAGING_TYPES } from '../../spec/index.ts';
+import { type DeviceSpec, type DomainType, type GroupSpec, type Handle, type IommuSpec, PAGING_TYPES } from '../../spec/index.ts';
 import type { RemovedTranslations } from './iotlb.ts';
 import { type MappingStore, endOf } from './mappings.ts';
 
@@ -61,10 +61,6 @@ export interface Bond {
   mm: MmState;
   domain: DomainState;
   refs: number;
-}
-
-export function defaultType(g: GroupState): DefaultDomainType {
-  return g.spec.defaultDomain;
 }
 
 export function isPaging(d: DomainState): boolean {
