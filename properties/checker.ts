@@ -7,13 +7,14 @@
 // it without a single microtask for in-process models, an async one for everything else.
 
 import {
-  type Adapter, type Capabilities, type Op, type Outcome, type Policies, type Topology, U64_LIMIT,
+  type Adapter, AdapterFault, type Capabilities, type Op, type Outcome, type Policies, type Topology, U64_LIMIT,
   formatCall, isFailure, isThenable, outcomeShapeProblem, OP_FIELDS,
 } from '../spec/index.ts';
 import { ReferenceModel } from '../impl/reference/model.ts';
 import type { DomainState } from '../impl/reference/state.ts';
 import { Coverage } from './coverage.ts';
 import { type Bias, Interpreter, type RawStep, type Weights } from './steps.ts';
+import { type PipelinedAdapter, runPipelined } from './pipelined.ts';
 
 export interface TraceEntry {
   op: Op;
@@ -24,7 +25,7 @@ export interface TraceEntry {
 
 export interface Violation {
   rule: string;
-  status: 'FAIL' | 'QUALITY_WARNING' | 'ADAPTER_ERROR';
+  status: 'FAIL' | 'QUALITY_WARNING' | 'ADAPTER_ERROR' | 'CRASH' | 'TIMEOUT';
   /** The op whose reply broke the rule; null when reset itself failed. */
   op: Op | null;
   expected: string[];
@@ -54,9 +55,9 @@ export interface CheckerConfig {
   coverage: Coverage;
 }
 
-type Step = Generator<Op, SequenceResult, Outcome>;
+export type Step = Generator<Op, SequenceResult, Outcome>;
 
-function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: TraceEntry[]): Step {
+export function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: TraceEntry[]): Step {
   const model = new ReferenceModel(cfg.topology, cfg.policies, cfg.capabilities);
   const weights = Object.entries(cfg.weights).filter(([k, w]) => w! > 0 && (OP_FIELDS[k as keyof typeof OP_FIELDS].capability === undefined || cfg.capabilities[OP_FIELDS[k as keyof typeof OP_FIELDS].capability!])) as [Op['op'], number][];
   const interp = new Interpreter(model, weights, cfg.capabilities, cfg.bias);
@@ -68,7 +69,7 @@ function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: TraceEn
   function* one(op: Op, probe: boolean, blame?: string): Generator<Op, Violation | 'stop' | { post?: string } , Outcome> {
     const outcome = yield op;
     trace.push({ op, outcome, probe });
-    const shape = outcomeShapeProblem(op, outcome);
+    const shape = outcomeShapeProblem(op, outcome, cfg.capabilities);
     if (shape) {
       if (cfg.ignore.has('ADAPTER-REPLY')) return 'stop';
       return { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a well-formed reply'], observed: shape, trace };
@@ -141,7 +142,7 @@ export function probesAfter(op: Op, outcome: Outcome, model: ReferenceModel, cap
   const viaDomain = (domain: string, points: bigint[], credit?: string) => {
     const d = model.domain(domain);
     if (!d) return;
-    if (d.mappings) for (const p of points) out.push({ op: { op: 'iova_to_phys', domain, iova: p } });
+    if (d.mappings && caps.iova_to_phys) for (const p of points) out.push({ op: { op: 'iova_to_phys', domain, iova: p } });
     dmaVia(d, points, credit);
     const outsider = [...model.devices.values()].find((x) => x.group.current !== d);
     if (outsider && points.length > 0) out.push({ op: { op: 'dma', dev: outsider.spec.name, iova: points[Math.min(1, points.length - 1)]!, access: 'r' }, credit: 'ISOLATION', own: true });
@@ -182,7 +183,7 @@ export function probesAfter(op: Op, outcome: Outcome, model: ReferenceModel, cap
     case 'domain_alloc':
       if (caps.pt_pages && !failed && model.domain(op.domain)?.mappings) out.push({ op: { op: 'pt_pages', domain: op.domain } });
       // A refused allocation must leave no domain behind under that handle.
-      if (failed) out.push({ op: { op: 'iova_to_phys', domain: op.domain, iova: 0n } });
+      if (failed && caps.iova_to_phys) out.push({ op: { op: 'iova_to_phys', domain: op.domain, iova: 0n } });
       break;
     case 'attach':
     case 'detach': {
@@ -235,9 +236,12 @@ export function probesAfter(op: Op, outcome: Outcome, model: ReferenceModel, cap
   return out;
 }
 
-function adapterThrew(op: Op | null, e: unknown, trace: TraceEntry[]): SequenceResult {
-  const msg = e instanceof Error ? e.message : String(e);
-  return { violation: { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a reply'], observed: `threw: ${msg}`, trace }, quality: [], ops: trace.length, fired: false };
+export function adapterThrew(op: Op | null, e: unknown, trace: TraceEntry[]): SequenceResult {
+  // A transport names the protocol rule it saw broken; anything else thrown is a broken reply.
+  const violation: Violation = e instanceof AdapterFault
+    ? { rule: e.rule, status: e.status, op, expected: ['a reply'], observed: e.message, trace }
+    : { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a reply'], observed: `threw: ${e instanceof Error ? e.message : String(e)}`, trace };
+  return { violation, quality: [], ops: trace.length, fired: false };
 }
 
 /**
@@ -245,6 +249,7 @@ function adapterThrew(op: Op | null, e: unknown, trace: TraceEntry[]): SequenceR
  * synchronously; otherwise a promise.
  */
 export function runSequence(adapter: Adapter, steps: readonly RawStep[], cfg: CheckerConfig): SequenceResult | Promise<SequenceResult> {
+  if (adapter.pipeline) return runPipelined(adapter as PipelinedAdapter, steps, cfg);
   const trace: TraceEntry[] = [];
   const gen = sequence(steps, cfg, trace);
   const fail = (op: Op | null, e: unknown) => adapterThrew(op, e, trace);

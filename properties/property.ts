@@ -4,7 +4,7 @@
 // run reports several distinct bugs (Hypothesis's report_multiple_bugs).
 
 import fc from 'fast-check';
-import { type Adapter, type Capabilities, type Policies, type Topology, findProfile, isThenable } from '../spec/index.ts';
+import { type Adapter, type Capabilities, type Policies, type Topology, findProfile, isThenable, resolveCapabilities } from '../spec/index.ts';
 import { type CheckerConfig, type SequenceResult, type Violation, runSequence } from './checker.ts';
 import { Coverage } from './coverage.ts';
 import type { PropertyFamily } from './families.ts';
@@ -69,6 +69,7 @@ function maybeThen<T, R>(v: T | Promise<T>, f: (t: T) => R | Promise<R>): R | Pr
 
 /** iommufd's fail_nth selftest bounds its sweep at 400; sequences here are shorter. */
 const MAX_INJECTION_POINTS = 64;
+const MAX_TIMEOUTS_SHRINKING = 8;
 
 export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opts: FamilyRunOptions): Promise<FamilyResult> {
   const started = Date.now();
@@ -82,8 +83,10 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
   let runsLeft = Math.max(1, Math.round(opts.runs * (family.budgetShare ?? 1)));
   let totalRuns = 0;
 
+  // Capabilities the profile's interface has and the adapter did not mention still apply.
+  const capabilities = resolveCapabilities(ctx.profile ?? 'linux', ctx.capabilities);
   const config = (topology: Topology, cov: Coverage, failNth?: number): CheckerConfig => ({
-    topology, policies: ctx.policies, capabilities: ctx.capabilities, weights: family.weights, bias: family.bias, ignore, coverage: cov, failNth,
+    topology, policies: ctx.policies, capabilities, weights: family.weights, bias: family.bias, ignore, coverage: cov, failNth,
   });
   const run = (topology: Topology, steps: readonly RawStep[], cov: Coverage, failNth?: number) => runSequence(ctx.adapter, steps, config(topology, cov, failNth));
   // A sweep moves the injection point along the sequence until a run no longer hits it.
@@ -95,6 +98,7 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
   const timeLeft = () => (opts.deadline === undefined ? Infinity : opts.deadline - Date.now());
   for (let round = 0; round < (opts.maxFindings ?? 4) && runsLeft > 0 && timeLeft() > 0; round++) {
     let target: string | null = null;
+    let timeoutsWhileShrinking = 0;
     // Only the first, unshrunk pass counts toward coverage.
     const judge = (r: SequenceResult, cov: Coverage): boolean => {
       if (target === null) {
@@ -105,6 +109,8 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
       // A rule already reported is set aside whatever produced it (a throw ends up here too).
       if (!r.violation || ignore.has(r.violation.rule)) return true;
       if (target === null) target = r.violation.rule;
+      // Each shrink attempt that hangs costs a whole timeout: after a few, stop shrinking.
+      else if (r.violation.status === 'TIMEOUT' && ++timeoutsWhileShrinking > MAX_TIMEOUTS_SHRINKING) return true;
       return r.violation.rule !== target;
     };
     const predicate = (topology: Topology, steps: RawStep[]) => {

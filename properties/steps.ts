@@ -7,7 +7,7 @@
 
 import fc from 'fast-check';
 import {
-  type Capabilities, type DomainType, type Handle, type Op, type OpKind, PROT, U64_LIMIT, alignDown, minPageSize, pageSizes,
+  type Capabilities, type DomainType, type Handle, type Op, type OpKind, OP_FIELDS, PROT, U64_LIMIT, alignDown, minPageSize, pageSizes,
 } from '../spec/index.ts';
 import { type Mapping, endOf } from '../impl/reference/mappings.ts';
 import type { ReferenceModel } from '../impl/reference/model.ts';
@@ -92,6 +92,10 @@ export class Interpreter {
   }
 
   next(step: RawStep): Op {
+    return within64Bits(this.draw(step));
+  }
+
+  private draw(step: RawStep): Op {
     const [k, a, b, c, d, e] = step;
     const kind = this.kindOf(k);
     switch (kind) {
@@ -375,4 +379,19 @@ export class Interpreter {
     return p < 0n ? 0n : p >= U64_LIMIT ? U64_LIMIT - 1n : p;
   }
 
+}
+
+/**
+ * The edges the generator aims at (first address beyond a 64-bit input space, the end of a
+ * mapping that reaches the top) can land on 2^64 itself, which no u64 field can hold: it is
+ * sent as the last address, 2^64 - 1, so every op stays expressible on the wire.
+ */
+function within64Bits(op: Op): Op {
+  const rec = op as unknown as Record<string, unknown>;
+  let out: Record<string, unknown> | null = null;
+  for (const [name, kind] of OP_FIELDS[op.op].fields) {
+    const v = rec[name];
+    if (kind === 'u64' && typeof v === 'bigint' && v >= U64_LIMIT) (out ??= { ...rec })[name] = U64_LIMIT - 1n;
+  }
+  return (out ?? op) as Op;
 }

@@ -9,11 +9,20 @@ import { ReferenceAdapter } from '../impl/reference/adapter.ts';
 import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
 import type { PartialUnmap } from '../impl/arm-smmu/pgtable.ts';
 import { mutantById } from '../impl/arm-smmu/mutants.ts';
+import { ProcessAdapter } from './stdio/adapter.ts';
 
 export interface AdapterOptions {
   profile?: string;
   policies?: Record<string, string>;
+  /** Process adapters: per-reply and per-test-case timeouts. */
+  requestTimeoutMs?: number;
+  caseTimeoutMs?: number;
+  /** Process adapters: one request at a time (to tell a pipelining bug from a model bug). */
+  lockstep?: boolean;
 }
+
+/** The spec of a process adapter: this prefix, then the command line. */
+export const PROCESS_PREFIX = 'cmd:';
 
 export interface BuiltinAdapter {
   name: string;
@@ -45,12 +54,21 @@ function armPartial(v: string | undefined): PartialUnmap | undefined {
   throw new ConfigError(`arm-smmu: partial_unmap=${v} is not one it implements (split, refuse, whole-leaf)`);
 }
 
+/** The same adapter without `pipeline`: the checker then waits for each reply before the next op. */
+export function lockstep(a: Adapter): Adapter {
+  return { hello: () => a.hello(), reset: (t) => a.reset(t), exec: (op) => a.exec(op), close: () => a.close?.() };
+}
+
 function isAdapter(x: unknown): x is Adapter {
   const a = x as Record<string, unknown> | null;
   return !!a && typeof a.hello === 'function' && typeof a.reset === 'function' && typeof a.exec === 'function';
 }
 
 export async function loadAdapter(spec: string, opts: AdapterOptions): Promise<Adapter> {
+  if (spec.startsWith(PROCESS_PREFIX)) {
+    const p = new ProcessAdapter({ command: spec.slice(PROCESS_PREFIX.length), requestTimeoutMs: opts.requestTimeoutMs, caseTimeoutMs: opts.caseTimeoutMs });
+    return opts.lockstep ? lockstep(p) : p;
+  }
   if (spec.startsWith('builtin:')) {
     const name = spec.slice('builtin:'.length);
     const b = BUILTINS.find((x) => x.name === name);

@@ -9,7 +9,8 @@ import ms from 'ms';
 import { ConfigError, RULES, rulesMarkdown } from '../spec/index.ts';
 import { FAMILIES_OF_PROPERTIES } from '../properties/families.ts';
 import { ARM_MUTANTS } from '../impl/arm-smmu/mutants.ts';
-import { BUILTINS, loadAdapter } from './adapters.ts';
+import { BUILTINS, PROCESS_PREFIX, loadAdapter } from './adapters.ts';
+import { serve } from './stdio/serve.ts';
 import { Corpus, DEFAULT_CORPUS_DIR } from './corpus.ts';
 import { startProgress } from './progress.ts';
 import { parseShard } from './slices.ts';
@@ -110,7 +111,14 @@ function printFamilyHeader(): void {
 
 function printFamily(f: FamilyLine): void {
   const c = f.counts;
-  console.log(`${f.id.padEnd(22)} ${String(f.runs).padStart(6)} ${String(f.ops).padStart(9)} ${String(f.ms).padStart(7)}  ${[c.PASS, c.FAIL, c.NOT_SUPPORTED, c.QUALITY_WARNING, c.ADAPTER_ERROR, c.UNCHECKED, c.INTERRUPTED].map((n) => String(n).padStart(4)).join(' ')}`);
+  console.log(`${f.id.padEnd(22)} ${String(f.runs).padStart(6)} ${String(f.ops).padStart(9)} ${String(f.ms).padStart(7)}  ${[c.PASS, c.FAIL, c.NOT_SUPPORTED, c.QUALITY_WARNING, c.ADAPTER_ERROR + c.CRASH + c.TIMEOUT, c.UNCHECKED, c.INTERRUPTED].map((n) => String(n).padStart(4)).join(' ')}`);
+}
+
+/** `--adapter` or `--adapter-cmd`, exactly one; a process adapter's spec is `cmd:<command line>`. */
+function chooseAdapter(spec: string | undefined, command: string | undefined): string {
+  if ((spec === undefined) === (command === undefined)) throw new ConfigError('give exactly one of --adapter <spec> and --adapter-cmd <command>');
+  if (command !== undefined && command.trim() === '') throw new ConfigError('--adapter-cmd: empty command');
+  return command !== undefined ? `${PROCESS_PREFIX}${command}` : spec!;
 }
 
 export function buildProgram(): Command {
@@ -123,7 +131,11 @@ export function buildProgram(): Command {
   program
     .command('run')
     .description('check an adapter against every rule; writes latest.json and latest.md')
-    .requiredOption('--adapter <spec>', 'builtin:<name> or a path to an adapter module')
+    .option('--adapter <spec>', 'builtin:<name> or a path to an adapter module')
+    .option('--adapter-cmd <command>', 'an adapter in another process, spoken to over the stdio protocol (spec/protocol.md)')
+    .option('--timeout <duration>', 'process adapters: longest wait for one reply', duration, 10_000)
+    .option('--case-timeout <duration>', 'process adapters: longest one test case may take', duration, 120_000)
+    .option('--lockstep', 'process adapters: one request at a time instead of pipelining')
     .option('--profile <name>', 'profile for builtin adapters (linux)')
     .option('--policy <key=value>', 'policy for builtin adapters (repeatable)', policyPair, {})
     .option('--family <ids>', 'only these property families (comma-separated)', list)
@@ -142,8 +154,9 @@ export function buildProgram(): Command {
     .option('--no-corpus', 'neither replay nor store findings')
     .addOption(new Option('--quiet', 'no per-family table'))
     .action(async (o) => {
-      const adapterOptions = { profile: o.profile, policies: o.policy };
-      const adapter = await loadAdapter(o.adapter, adapterOptions);
+      const adapterOptions = { profile: o.profile, policies: o.policy, requestTimeoutMs: o.timeout, caseTimeoutMs: o.caseTimeout, lockstep: o.lockstep };
+      const adapterSpec = chooseAdapter(o.adapter, o.adapterCmd);
+      const adapter = await loadAdapter(adapterSpec, adapterOptions);
       const shard = o.shard === undefined ? undefined : parseShard(o.shard);
       mkdirSync(o.reportDir, { recursive: true });
       // Appended as each finding is known: a run killed even by SIGKILL keeps them.
@@ -162,7 +175,7 @@ export function buildProgram(): Command {
       const planned = chosen.reduce((n, f) => n + Math.max(1, Math.round(o.runs * (f.budgetShare ?? 1))), 0);
       const progress = o.quiet || o.path ? null : startProgress(o.time ? { timeMs: o.time } : { sequences: planned });
       const report = await runSuite(adapter, {
-        adapterSpec: o.adapter, seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, families: o.family, path: o.path,
+        adapterSpec, seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, families: o.family, path: o.path,
         ignore: o.ignore, minOpsPerKind: o.path ? 0 : o.minOps, maxSkipRate: 0.2,
         onProgress: progress ? (p) => progress.update(p) : undefined,
         onFinding: (f) => appendFileSync(jsonl, JSON.stringify(f) + '\n'),
@@ -180,13 +193,25 @@ export function buildProgram(): Command {
       await adapter.close?.();
       const written = writeReports(report, o.reportDir, o.format as Format[], { path: o.path });
       const s = report.summary;
-      console.log(`\n${report.adapter.name} ${report.adapter.version}: ${s.PASS} PASS, ${s.FAIL} FAIL, ${s.ADAPTER_ERROR} ADAPTER_ERROR, ${s.QUALITY_WARNING} QUALITY_WARNING, ${s.NOT_SUPPORTED} NOT_SUPPORTED, ${s.UNCHECKED} UNCHECKED${s.INTERRUPTED > 0 ? `, ${s.INTERRUPTED} INTERRUPTED` : ''}`);
+      console.log(`\n${report.adapter.name} ${report.adapter.version}: ${s.PASS} PASS, ${s.FAIL} FAIL, ${s.ADAPTER_ERROR} ADAPTER_ERROR, ${s.CRASH > 0 ? `${s.CRASH} CRASH, ` : ''}${s.TIMEOUT > 0 ? `${s.TIMEOUT} TIMEOUT, ` : ''}${s.QUALITY_WARNING} QUALITY_WARNING, ${s.NOT_SUPPORTED} NOT_SUPPORTED, ${s.UNCHECKED} UNCHECKED${s.INTERRUPTED > 0 ? `, ${s.INTERRUPTED} INTERRUPTED` : ''}`);
       for (const f of report.findings) console.log(`\n${findingText(f)}`);
       if (!report.gate.ok) console.log(`\ncoverage gate failed:\n  ${report.gate.problems.join('\n  ')}`);
       console.log(`\nreport: ${written.join(', ')}`);
       if (report.corpus && report.corpus.replayed > 0) console.log(`corpus ${report.corpus.dir}: ${report.corpus.replayed} stored finding(s) replayed, ${report.corpus.reproduced} still failing, ${report.corpus.fixed} now fixed-verified`);
       if (caught) console.log(`stopped by ${caught}: the report covers what finished; the rest is INTERRUPTED`);
       process.exitCode = caught ? SIGNAL_EXIT[caught]! : s.exitCode;
+    });
+
+  program
+    .command('serve')
+    .description('put an in-process adapter behind the stdio protocol (what --adapter-cmd speaks to)')
+    .requiredOption('--adapter <spec>', 'builtin:<name> or a path to an adapter module')
+    .option('--profile <name>', 'profile for builtin adapters (linux)')
+    .option('--policy <key=value>', 'policy for builtin adapters (repeatable)', policyPair, {})
+    .action(async (o) => {
+      const adapter = await loadAdapter(o.adapter, { profile: o.profile, policies: o.policy });
+      await serve(adapter, process.stdin, process.stdout);
+      await adapter.close?.();
     });
 
   program

@@ -5,13 +5,13 @@
 import { createRequire } from 'node:module';
 import {
   type Adapter, type AdapterInfo, type Capabilities, ConfigError, FAILING, type Op, type Outcome, type Rule, RULES, type Status,
-  OP_FIELDS, type OpKind, type Policies, type Topology, encodeOp, ruleById, encodeOutcome, formatCall, formatOp, policyDef, resolvePolicies, validateTopology, worst,
+  OP_FIELDS, type OpKind, type Policies, type Topology, encodeOp, ruleById, encodeOutcome, formatCall, formatOp, policyDef, resolveCapabilities, resolvePolicies, validateTopology, worst,
 } from '../spec/index.ts';
 import { Coverage, type CoverageReport } from '../properties/coverage.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
 import { type FamilyResult, type Finding, runFamily } from '../properties/property.ts';
 import type { TraceEntry, Violation } from '../properties/checker.ts';
-import type { AdapterOptions } from './adapters.ts';
+import { type AdapterOptions, PROCESS_PREFIX } from './adapters.ts';
 import { type Corpus, findingKey, replayCorpus } from './corpus.ts';
 import { runUnits } from './parallel.ts';
 import { type Shard, sliceSeed, splitRuns } from './slices.ts';
@@ -147,7 +147,8 @@ function replayLine(opts: SuiteOptions, f: Finding): string {
   const made = opts.adapterOptions;
   const profile = made?.profile ? ` --profile ${shellWord(made.profile)}` : '';
   const policies = Object.entries(made?.policies ?? {}).map(([k, v]) => ` --policy ${shellWord(`${k}=${v}`)}`).join('');
-  return `npx iommu-conformance run --adapter ${shellWord(opts.adapterSpec)}${profile}${policies} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${ign}`;
+  const adapter = opts.adapterSpec.startsWith(PROCESS_PREFIX) ? `--adapter-cmd ${shellWord(opts.adapterSpec.slice(PROCESS_PREFIX.length))}` : `--adapter ${shellWord(opts.adapterSpec)}`;
+  return `npx iommu-conformance run ${adapter}${profile}${policies} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${ign}`;
 }
 
 function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, status: Status, adapter: FindingAdapter): ReportFinding {
@@ -211,7 +212,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   const info: AdapterInfo = await adapter.hello();
   if (!info || typeof info.name !== 'string') throw new ConfigError(`${opts.adapterSpec}: hello() did not return {name, version, profile, …}`);
   const policies = resolvePolicies(info.profile ?? 'linux', info.policies ?? {});
-  const capabilities = info.capabilities ?? {};
+  const capabilities = resolveCapabilities(info.profile ?? 'linux', info.capabilities);
   const who: FindingAdapter = {
     name: info.name, version: info.version, spec: opts.adapterSpec, profile: info.profile ?? 'linux', policies: { ...policies }, capabilities,
     ...(opts.adapterOptions ? { options: opts.adapterOptions } : {}),
@@ -240,7 +241,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   // A rule broken in one family is set aside in the next: one finding per rule, and the
   // budget goes to finding other bugs.
   const found = new Set(opts.ignore ?? []);
-  const inProcess = !opts.adapterSpec.startsWith('cmd:');
+  const inProcess = !opts.adapterSpec.startsWith(PROCESS_PREFIX);
   const corpusReplay = { replayed: 0, reproduced: 0, fixed: 0 };
   if (opts.corpus && opts.path === undefined) {
     // Known bugs first: each stored case runs once, exactly as found; one that still fails is
@@ -367,7 +368,8 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     let reason: string | undefined;
     for (const f of findings) if (f.rule === rule.id) status = worst(status, f.status);
     if (status === 'PASS' && quality.some((q) => q.rule === rule.id)) status = 'QUALITY_WARNING';
-    const checks = coverage.rules.get(rule.id) ?? (rule.id === 'ADAPTER-REPLY' ? coverage.steps : 0);
+    // Every reply checks its shape; every test case a process survives in time checks the other two.
+    const checks = coverage.rules.get(rule.id) ?? (rule.id === 'ADAPTER-REPLY' ? coverage.steps : rule.family === 'adapter' && !inProcess ? coverage.sequences : 0);
     if (status === 'PASS') {
       const ns = notSupported(rule, capabilities, policies, inProcess);
       if (ns) {

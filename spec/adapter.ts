@@ -13,8 +13,11 @@ export interface Adapter {
   reset(topology: Topology): MaybePromise<void>;
   /** Perform one operation. Failures are returned as `{err}`, never thrown. */
   exec(op: Op): MaybePromise<Outcome>;
-  /** Optional: perform several operations in order, answering each (pipelined transports). */
-  execBatch?(ops: Op[]): MaybePromise<Outcome[]>;
+  /**
+   * Optional, for transports with latency: queue several operations at once. Each promise
+   * settles with its op's reply, in order; the checker sends a whole predicted sequence this way.
+   */
+  pipeline?(ops: readonly Op[]): Promise<Outcome>[];
   close?(): MaybePromise<void>;
 }
 
@@ -23,4 +26,22 @@ export type AdapterFactory = () => MaybePromise<Adapter>;
 
 export function isThenable<T>(v: MaybePromise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown })?.then === 'function';
+}
+
+/** The adapter rules an out-of-process adapter can break without giving a wrong answer. */
+export type AdapterFaultRule = 'ADAPTER-REPLY' | 'ADAPTER-CRASH' | 'ADAPTER-TIMEOUT';
+
+/**
+ * Thrown (or rejected with) by a transport when the adapter broke the protocol rather than the
+ * IOMMU API: the checker turns it into a finding of that rule instead of crashing the suite.
+ */
+export class AdapterFault extends Error {
+  override name = 'AdapterFault';
+  constructor(readonly rule: AdapterFaultRule, message: string) {
+    super(message);
+  }
+
+  get status(): 'ADAPTER_ERROR' | 'CRASH' | 'TIMEOUT' {
+    return this.rule === 'ADAPTER-CRASH' ? 'CRASH' : this.rule === 'ADAPTER-TIMEOUT' ? 'TIMEOUT' : 'ADAPTER_ERROR';
+  }
 }

@@ -6,6 +6,7 @@ export * from './policies.ts';
 export * from './profiles.ts';
 export * from './format.ts';
 export * from './wire.ts';
+export * from './handshake.ts';
 export * from './results.ts';
 export * from './adapter.ts';
 export * from './rules/types.ts';

@@ -71,7 +71,8 @@ export interface OkValues {
   attach_pasid: Record<string, never>;
   detach_pasid: Record<string, never>;
   map: Record<string, never>;
-  unmap: { unmapped: bigint };
+  /** Absent only when the adapter does not declare `unmap_size`. */
+  unmap: { unmapped?: bigint };
   iova_to_phys: { phys: bigint };
   dma: { phys?: bigint };
   flush: Record<string, never>;
@@ -115,9 +116,16 @@ export interface OpSchema {
   mutates: boolean;
   /** Capability that must be declared for the op to be sent at all. */
   capability?: CapabilityName;
+  /** Optional ok fields that become required when the adapter declares a capability. */
+  okRequiredWith?: Readonly<Record<string, CapabilityName>>;
 }
 
-export const CAPABILITIES = ['leaves', 'pt_pages', 'fail_nth', 'pasid', 'sva', 'lazy_flush', 'dma_phys'] as const;
+/**
+ * What an adapter can do beyond the bare minimum. `iova_to_phys` and `unmap_size` are part of
+ * the Linux API but not of every device interface (a virtio-iommu device has no translation
+ * query and its UNMAP answers only a status), so each profile says whether it expects them.
+ */
+export const CAPABILITIES = ['leaves', 'pt_pages', 'fail_nth', 'pasid', 'sva', 'lazy_flush', 'dma_phys', 'iova_to_phys', 'unmap_size'] as const;
 export type CapabilityName = (typeof CAPABILITIES)[number];
 export type Capabilities = Partial<Record<CapabilityName, boolean>>;
 
@@ -139,8 +147,13 @@ export const OP_FIELDS: { readonly [K in OpKind]: OpSchema } = {
     ok: [],
     mutates: true,
   },
-  unmap: { fields: [['domain', 'handle'], ['iova', 'u64'], ['size', 'u64'], ['reserved', 'int', O]], ok: [['unmapped', 'u64']], mutates: true },
-  iova_to_phys: { fields: [['domain', 'handle'], ['iova', 'u64']], ok: [['phys', 'u64']], mutates: false },
+  unmap: {
+    fields: [['domain', 'handle'], ['iova', 'u64'], ['size', 'u64'], ['reserved', 'int', O]],
+    ok: [['unmapped', 'u64', O]],
+    mutates: true,
+    okRequiredWith: { unmapped: 'unmap_size' },
+  },
+  iova_to_phys: { fields: [['domain', 'handle'], ['iova', 'u64']], ok: [['phys', 'u64']], mutates: false, capability: 'iova_to_phys' },
   dma: {
     fields: [['dev', 'handle'], ['iova', 'u64'], ['access', 'access'], ['pasid', 'int', O], ['pasidOf', 'handle', O]],
     ok: [['phys', 'u64', O]],

@@ -2,6 +2,7 @@
 // overrides its profile's default; an unknown key or value is a configuration error.
 
 import type { Errno } from './errno.ts';
+import type { Capabilities } from './ops.ts';
 import { POLICY_DEFS, type Policies, policyDef } from './policies.ts';
 import type { DefaultDomainType, DomainType } from './topology.ts';
 
@@ -11,6 +12,8 @@ export interface Profile {
   defaults: Policies;
   /** What topologies look like under this profile; absent: anything validateTopology accepts. */
   topology?: ProfileTopology;
+  /** Capabilities the interface itself has; an adapter's declaration overrides them. */
+  capabilities: Capabilities;
   /** How the device's status codes map onto the vocabulary's errno names (adapters translate). */
   statuses?: Readonly<Record<string, 'ok' | Errno>>;
 }
@@ -44,6 +47,8 @@ export const PROFILES: readonly Profile[] = [
       reserved_fields: 'absent',
       nonpaging_unmap: 'zero',
     },
+    // iommu_iova_to_phys() exists and iommu_unmap() returns the bytes it removed.
+    capabilities: { iova_to_phys: true, unmap_size: true },
   },
   {
     name: 'virtio-iommu',
@@ -65,6 +70,8 @@ export const PROFILES: readonly Profile[] = [
       reserved_fields: 'EINVAL',
       nonpaging_unmap: 'EINVAL',
     },
+    // The device has no translation query, and UNMAP answers with a status only.
+    capabilities: { iova_to_phys: false, unmap_size: false },
     topology: { singletonGroups: true, defaultDomains: ['identity', 'blocked'], domainTypes: ['paging', 'identity'], pasid: false },
     statuses: {
       OK: 'ok', INVAL: 'EINVAL', RANGE: 'ERANGE', NOENT: 'ENOENT', UNSUPP: 'ENOSYS', NOMEM: 'ENOMEM', FAULT: 'EFAULT', IOERR: 'EIO', DEVERR: 'EIO',
@@ -78,6 +85,11 @@ export function findProfile(name: string): Profile | undefined {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** The profile's capabilities overlaid with what the adapter declared. */
+export function resolveCapabilities(profileName: string, declared: Capabilities = {}): Capabilities {
+  return { ...findProfile(profileName)?.capabilities, ...declared };
 }
 
 /** Resolves a declaration against its profile; throws ConfigError on an unknown key or value. */

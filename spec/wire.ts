@@ -4,7 +4,7 @@
 
 import { DOMAIN_TYPES } from './topology.ts';
 import { isErrno } from './errno.ts';
-import { type FieldKind, OP_FIELDS, type Op, type OpKind, type Outcome, PROT_WIRE_MAX } from './ops.ts';
+import { type Capabilities, type FieldKind, OP_FIELDS, type Op, type OpKind, type Outcome, PROT_WIRE_MAX } from './ops.ts';
 import { hex, parseHex } from './u64.ts';
 
 export class WireError extends Error {
@@ -131,16 +131,19 @@ const IN_PROCESS_TYPES: Partial<Record<FieldKind, string>> = { u64: 'bigint', in
  * Checks an in-process adapter's outcome has the documented shape (bigint where the wire has
  * hex). Returns a one-line problem, or null when it is well formed.
  */
-export function outcomeShapeProblem(op: Op, outcome: unknown): string | null {
+export function outcomeShapeProblem(op: Op, outcome: unknown, caps: Capabilities = {}): string | null {
   if (typeof outcome !== 'object' || outcome === null) return `reply to ${op.op} is ${String(outcome)}, not {ok} or {err}`;
   const o = outcome as Record<string, unknown>;
   if ('err' in o) return isErrno(o.err) ? null : `reply to ${op.op}: unknown errno ${JSON.stringify(o.err)}`;
   if (typeof o.ok !== 'object' || o.ok === null) return `reply to ${op.op} has neither ok nor err`;
   const ok = o.ok as Record<string, unknown>;
-  for (const [name, kind, optional] of OP_FIELDS[op.op].ok) {
+  const schema = OP_FIELDS[op.op];
+  for (const [name, kind, optional] of schema.ok) {
     const v = ok[name];
     if (v === undefined) {
+      const requiredBy = schema.okRequiredWith?.[name];
       if (!optional) return `reply to ${op.op}: ok.${name} missing`;
+      if (requiredBy && caps[requiredBy]) return `reply to ${op.op}: ok.${name} missing (capability ${requiredBy} is declared)`;
       continue;
     }
     const want = IN_PROCESS_TYPES[kind];

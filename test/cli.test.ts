@@ -16,7 +16,8 @@ function cli(args: string[]) {
 }
 
 test.each([
-  [['run'], /required option '--adapter/],
+  [['run'], /give exactly one of --adapter <spec> and --adapter-cmd <command>/],
+  [['run', '--adapter', 'builtin:reference', '--adapter-cmd', 'x'], /give exactly one of/],
   [['run', '--adapter', 'builtin:nope'], /unknown builtin adapter 'nope'/],
   [['run', '--adapter', './no/such/adapter.ts'], /adapter module not found/],
   [['run', '--adapter', 'package.json'], /not an adapter module|cannot load adapter module/],

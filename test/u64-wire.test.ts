@@ -6,7 +6,7 @@ import { expect, test } from 'vitest';
 import {
   type LeafRun, OP_FIELDS, OP_KINDS, type Op, type OpKind, type OpOf, type Outcome, PROT, PROT_ALL, U64_LIMIT, U64_MAX,
   WireError, alignDown, alignUp, decodeOp, decodeOutcome, encodeOp, encodeOutcome, ffs, fls, formatCall, formatOp, formatProt,
-  genmask, hex, isAligned, isU64, minPageSize, pageSizes, parseHex, parseProt,
+  genmask, hex, outcomeShapeProblem, isAligned, isU64, minPageSize, pageSizes, parseHex, parseProt,
 } from '../spec/index.ts';
 
 // ---- hex / parseHex ---------------------------------------------------------------------
@@ -201,7 +201,6 @@ test('decodeOp rejects malformed requests with a one-line WireError', () => {
 test('decodeOutcome rejects malformed replies: missing field, bad errno, non-hex, neither ok nor err', () => {
   const unmapOp = EXAMPLES.unmap;
   const cases: [unknown, RegExp][] = [
-    [{ ok: {} }, /ok\.unmapped missing/],
     [{ err: 'EWHATEVER' }, /unknown errno/],
     [{ err: 22 }, /unknown errno/],
     [{ err: 'EINVAL', msg: 5 }, /msg must be a string/],
@@ -216,6 +215,8 @@ test('decodeOutcome rejects malformed replies: missing field, bad errno, non-hex
     expect(() => decodeOutcome(unmapOp, obj), JSON.stringify(obj)).toThrow(WireError);
     expect(() => decodeOutcome(unmapOp, obj)).toThrow(msg);
   }
+  // A required ok field; unmap's byte count is optional on the wire (see unmap_size below).
+  expect(() => decodeOutcome(EXAMPLES.iova_to_phys, { ok: {} })).toThrow(/ok\.phys missing/);
   const leavesOp = EXAMPLES.leaves;
   expect(() => decodeOutcome(leavesOp, { ok: { leaves: {} } })).toThrow(/array of leaf runs/);
   expect(() => decodeOutcome(leavesOp, { ok: { leaves: [{ iova: '0x0', pgsize: '0x1000' }] } })).toThrow(/leaves\[0\]\.count/);
@@ -264,4 +265,12 @@ test('a leaf run list round-trips with its 64-bit counts', () => {
   const runs: LeafRun[] = [{ iova: U64_LIMIT - (1n << 30n), pgsize: 1n << 30n, count: 1n }];
   const op = EXAMPLES.leaves;
   expect(decodeOutcome(op, viaJson(encodeOutcome(op, { ok: { leaves: runs } })))).toEqual({ ok: { leaves: runs } });
+});
+
+test('unmap_size: the byte count may be left out only when the capability is not declared', () => {
+  const op = EXAMPLES.unmap;
+  expect(decodeOutcome(op, { ok: {} })).toEqual({ ok: {} });
+  expect(outcomeShapeProblem(op, { ok: {} }, { unmap_size: false })).toBeNull();
+  expect(outcomeShapeProblem(op, { ok: {} }, { unmap_size: true })).toMatch(/ok\.unmapped missing \(capability unmap_size is declared\)/);
+  expect(outcomeShapeProblem(op, { ok: { unmapped: 0x1000n } }, { unmap_size: true })).toBeNull();
 });

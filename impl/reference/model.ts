@@ -27,6 +27,7 @@ export type Judgement =
 
 /** Ops that may need memory, so an armed fail_nth may make them fail with ENOMEM. */
 const ALLOCATING: ReadonlySet<OpKind> = new Set(['domain_alloc', 'attach', 'attach_pasid', 'map', 'pasid_alloc', 'sva_bind']);
+const UNMAPPED_OPTIONAL: ReadonlySet<string> = new Set(['unmapped']);
 
 export class UnmodelledOpError extends Error {
   override name = 'UnmodelledOpError';
@@ -417,7 +418,9 @@ export class ReferenceModel implements TranslationContext {
   private unmap(op: UnmapOp): Expect[] {
     const d = this.existing(op.domain);
     if (Array.isArray(d)) return d;
-    const zero = (rules: string[]) => okExpect(op, { unmapped: 0n }, rules, { post: rules[0] });
+    // Without unmap_size the reply carries no byte count; the removal itself is still judged.
+    const optionalFields = this.capabilities.unmap_size === false ? UNMAPPED_OPTIONAL : undefined;
+    const zero = (rules: string[]) => okExpect(op, { unmapped: 0n }, rules, { post: rules[0], optionalFields });
     const table = d.mappings;
     if (table === null) {
       return this.policies.nonpaging_unmap === 'zero' ? [zero(['UNMAP-DOMTYPE'])] : [errExpect(['EINVAL'], ['UNMAP-DOMTYPE'], { post: 'UNMAP-DOMTYPE' })];
@@ -448,6 +451,7 @@ export class ReferenceModel implements TranslationContext {
       okExpect(op, { unmapped: c.total }, [rule, 'UNMAP-RET'], {
         post: rule,
         blame,
+        optionalFields,
         apply: () => {
           adopt(c);
           // An outcome the predicted layout does not explain reveals leaves of another shape.
@@ -462,6 +466,7 @@ export class ReferenceModel implements TranslationContext {
     if (this.armed && this.policies.partial_unmap === 'split' && candidates.every((c) => c.total > 0n)) {
       exps.push(okExpect(op, { unmapped: 0n }, ['FAIL-ATOMIC'], {
         post: 'FAIL-ATOMIC',
+        optionalFields,
         apply: () => {
           this.armed = false;
           this.injectionFired = true;

@@ -34,7 +34,7 @@ export const UNMAP_RULES: readonly Rule[] = [
       'linux:drivers/iommu/iommu.c __iommu_unmap()',
     ],
     policies: ['misaligned_unmap', 'partial_unmap', 'unmap_hole'],
-    capabilities: [],
+    capabilities: ['unmap_size'],
   },
   {
     id: 'UNMAP-ALIGN',

@@ -18,7 +18,7 @@ export const XLATE_RULES: readonly Rule[] = [
       'linux:drivers/iommu/io-pgtable-arm-selftests.c arm_lpae_run_tests() (empty page tables give no translation)',
     ],
     policies: [],
-    capabilities: [],
+    capabilities: ['iova_to_phys'],
   },
   {
     id: 'XLATE-DMA',
