@@ -50,6 +50,11 @@ export interface CheckerConfig {
   bias?: Bias;
   /** Arm fault injection before the first step: the n-th allocation fails. */
   failNth?: number;
+  /**
+   * The reference answers its own ops and nothing is judged: the op stream a conforming adapter
+   * that chose every canonical outcome would be sent (pipelining predicts with it).
+   */
+  selfPlay?: boolean;
   /** Rules already reported this run: a sequence that breaks only these ends quietly. */
   ignore: ReadonlySet<string>;
   coverage: Coverage;
@@ -67,6 +72,10 @@ export function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: 
 
   /** Sends one op and judges it; returns a violation that ends the sequence, or null. */
   function* one(op: Op, probe: boolean, blame?: string): Generator<Op, Violation | 'stop' | { post?: string } , Outcome> {
+    if (cfg.selfPlay) {
+      trace.push({ op, outcome: model.act(op), probe });
+      return {};
+    }
     const outcome = yield op;
     trace.push({ op, outcome, probe });
     const shape = outcomeShapeProblem(op, outcome, cfg.capabilities);

@@ -6,9 +6,8 @@
 // legal outcome, or broke a rule), the adapter is reset, the real prefix is replayed, and the
 // rest of the sequence goes one op at a time.
 
-import { type Adapter, type Op, type Outcome, encodeOp, isThenable } from '../spec/index.ts';
-import { ReferenceAdapter } from '../impl/reference/adapter.ts';
-import { type CheckerConfig, type SequenceResult, type TraceEntry, adapterThrew, runSequence, sequence } from './checker.ts';
+import { type Adapter, type Op, type Outcome, encodeOp } from '../spec/index.ts';
+import { type CheckerConfig, type SequenceResult, type TraceEntry, adapterThrew, sequence } from './checker.ts';
 import { Coverage } from './coverage.ts';
 import type { RawStep } from './steps.ts';
 
@@ -16,22 +15,15 @@ export type PipelinedAdapter = Adapter & Required<Pick<Adapter, 'pipeline'>>;
 
 const key = (op: Op) => JSON.stringify(encodeOp(op));
 
+/** Credits of predictions, which nobody reads. */
+const UNCOUNTED = new Coverage();
+
 /** The ops the checker would send to an adapter that answers exactly as the reference does. */
 export function predictOps(steps: readonly RawStep[], cfg: CheckerConfig): Op[] {
-  const reference = new ReferenceAdapter({ policies: cfg.policies, capabilities: cfg.capabilities });
-  const ops: Op[] = [];
-  const recorder: Adapter = {
-    hello: () => reference.hello(),
-    reset: (t) => reference.reset(t),
-    exec: (op) => {
-      ops.push(op);
-      return reference.exec(op);
-    },
-  };
-  // The reference answers synchronously, so this runs to the end before returning.
-  const done = runSequence(recorder, steps, { ...cfg, coverage: new Coverage(), ignore: new Set() });
-  if (isThenable(done)) throw new Error('the reference answered asynchronously');
-  return ops;
+  const trace: TraceEntry[] = [];
+  // Self-play never yields: the first step runs the whole sequence.
+  sequence(steps, { ...cfg, selfPlay: true, coverage: UNCOUNTED, ignore: new Set() }, trace).next();
+  return trace.map((t) => t.op);
 }
 
 export async function runPipelined(adapter: PipelinedAdapter, steps: readonly RawStep[], cfg: CheckerConfig): Promise<SequenceResult> {
@@ -40,19 +32,23 @@ export async function runPipelined(adapter: PipelinedAdapter, steps: readonly Ra
   const trace: TraceEntry[] = [];
   const fail = (op: Op | null, e: unknown) => adapterThrew(op, e, trace);
 
+  // The reset and the whole predicted case go out together: one round trip per case.
+  let reset: Promise<void>;
+  let inflight: Promise<Outcome>[];
   try {
-    await adapter.reset(cfg.topology);
+    reset = Promise.resolve(adapter.reset(cfg.topology));
+    reset.catch(() => {});
+    inflight = adapter.pipeline(predicted);
   } catch (e) {
     return fail(null, e);
   }
-  let inflight: Promise<Outcome>[];
-  try {
-    inflight = adapter.pipeline(predicted);
-  } catch (e) {
-    return fail(predicted[0] ?? null, e);
-  }
   // Replies nobody waits for (after a divergence or a violation) must not surface as unhandled.
   for (const p of inflight) p.catch(() => {});
+  try {
+    await reset;
+  } catch (e) {
+    return fail(null, e);
+  }
 
   const gen = sequence(steps, cfg, trace);
   let next = gen.next();

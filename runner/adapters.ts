@@ -10,6 +10,7 @@ import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
 import type { PartialUnmap } from '../impl/arm-smmu/pgtable.ts';
 import { mutantById } from '../impl/arm-smmu/mutants.ts';
 import { ProcessAdapter } from './stdio/adapter.ts';
+import { MUTANT_ENTRIES } from './mutant-entries.ts';
 
 export interface AdapterOptions {
   profile?: string;
@@ -20,6 +21,10 @@ export interface AdapterOptions {
   /** Process adapters: one request at a time (to tell a pipelining bug from a model bug). */
   lockstep?: boolean;
 }
+
+/** `builtin:mutant/<id>`: a bundled model with one bug of the mutant catalogue switched on. */
+export const MUTANT_PREFIX = 'mutant/';
+export const MUTANT_SUMMARY = 'a bundled model with one bug of the mutant catalogue switched on (ids: iommu-conformance mutants)';
 
 /** The spec of a process adapter: this prefix, then the command line. */
 export const PROCESS_PREFIX = 'cmd:';
@@ -71,6 +76,12 @@ export async function loadAdapter(spec: string, opts: AdapterOptions): Promise<A
   }
   if (spec.startsWith('builtin:')) {
     const name = spec.slice('builtin:'.length);
+    if (name.startsWith(MUTANT_PREFIX)) {
+      const id = name.slice(MUTANT_PREFIX.length);
+      const m = MUTANT_ENTRIES.find((x) => x.id === id);
+      if (!m) throw new ConfigError(`no mutant '${id}' (see: iommu-conformance mutants)`);
+      return m.create();
+    }
     const b = BUILTINS.find((x) => x.name === name);
     if (!b) throw new ConfigError(`unknown builtin adapter '${name}' (see: iommu-conformance adapters)`);
     return b.create(opts);

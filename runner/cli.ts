@@ -9,8 +9,9 @@ import ms from 'ms';
 import { ConfigError, RULES, rulesMarkdown } from '../spec/index.ts';
 import { FAMILIES_OF_PROPERTIES } from '../properties/families.ts';
 import { ARM_MUTANTS } from '../impl/arm-smmu/mutants.ts';
-import { BUILTINS, PROCESS_PREFIX, loadAdapter } from './adapters.ts';
+import { BUILTINS, MUTANT_PREFIX, MUTANT_SUMMARY, PROCESS_PREFIX, loadAdapter } from './adapters.ts';
 import { serve } from './stdio/serve.ts';
+import { runTargets } from './targets.ts';
 import { Corpus, DEFAULT_CORPUS_DIR } from './corpus.ts';
 import { startProgress } from './progress.ts';
 import { parseShard } from './slices.ts';
@@ -203,6 +204,15 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('targets')
+    .description('fetch, build and check the real third-party models; writes reports/third-party/<target>.{md,json}')
+    .argument('[ids...]', 'only these targets (linux-io-pgtable-arm, qemu-virtio-iommu)')
+    .action(async (ids: string[]) => {
+      // In CI a target that cannot be obtained is an error; elsewhere it is skipped, loudly.
+      process.exitCode = await runTargets(ids, { required: process.env.CI === 'true' });
+    });
+
+  program
     .command('serve')
     .description('put an in-process adapter behind the stdio protocol (what --adapter-cmd speaks to)')
     .requiredOption('--adapter <spec>', 'builtin:<name> or a path to an adapter module')
@@ -288,7 +298,7 @@ export function buildProgram(): Command {
     .description('list the bundled adapters')
     .option('--json', 'as JSON')
     .action((o) => {
-      const rows = BUILTINS.map((b) => ({ name: `builtin:${b.name}`, summary: b.summary }));
+      const rows = [...BUILTINS.map((b) => ({ name: `builtin:${b.name}`, summary: b.summary })), { name: `builtin:${MUTANT_PREFIX}<id>`, summary: MUTANT_SUMMARY }];
       if (o.json) console.log(JSON.stringify(rows, null, 2));
       else for (const r of rows) console.log(`${r.name.padEnd(28)} ${r.summary}`);
     });

@@ -15,7 +15,8 @@ export interface Adapter {
   exec(op: Op): MaybePromise<Outcome>;
   /**
    * Optional, for transports with latency: queue several operations at once. Each promise
-   * settles with its op's reply, in order; the checker sends a whole predicted sequence this way.
+   * settles with its op's reply, in order; the checker sends a whole predicted sequence this way,
+   * right after calling reset and before that settles: the ops must queue behind the reset.
    */
   pipeline?(ops: readonly Op[]): Promise<Outcome>[];
   close?(): MaybePromise<void>;

@@ -60,12 +60,18 @@ export class ProcessAdapter implements Adapter {
     return this.info;
   }
 
-  async reset(topology: Topology): Promise<void> {
+  /** Queued at once (after a fresh process's hello), so ops pipelined behind it keep their order. */
+  reset(topology: Topology): Promise<void> {
     this.caseDeadline = Infinity;
-    this.reportLatent();
-    if (!this.child?.alive) await this.start();
+    try {
+      this.reportLatent();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const started = this.child?.alive ? null : this.start();
     this.caseDeadline = Date.now() + this.caseTimeoutMs;
-    await this.request({ op: 'reset', topology: encodeTopology(topology) }, 'reset', () => undefined);
+    const reset = this.request({ op: 'reset', topology: encodeTopology(topology) }, 'reset', () => undefined);
+    return Promise.all([started, reset]).then(() => undefined);
   }
 
   exec(op: Op): Promise<Outcome> {
@@ -86,7 +92,8 @@ export class ProcessAdapter implements Adapter {
     this.child = null;
   }
 
-  private async start(): Promise<AdapterInfo> {
+  /** Spawns a fresh process and queues its hello; the promise settles with the hello reply. */
+  private start(): Promise<AdapterInfo> {
     this.child?.kill();
     const child = new AdapterChild(this.opts.command, {
       line: (l) => this.onLine(child, l),
@@ -94,11 +101,10 @@ export class ProcessAdapter implements Adapter {
       exit: (e) => this.onExit(child, e),
     }, this.opts.cwd);
     this.child = child;
-    const body = await this.request({ op: 'hello', protocol: PROTOCOL_VERSION }, 'hello', (b) => {
+    return this.request({ op: 'hello', protocol: PROTOCOL_VERSION }, 'hello', (b) => {
       if (!('ok' in b)) throw new WireError(`hello refused: ${JSON.stringify(b)}`);
       return decodeHello(b.ok);
-    });
-    return body as AdapterInfo;
+    }) as Promise<AdapterInfo>;
   }
 
   private request(body: Record<string, unknown>, what: string, decode: Pending['decode']): Promise<unknown> {

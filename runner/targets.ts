@@ -1,0 +1,188 @@
+// Real third-party IOMMU models, checked with a documented budget. Each target is obtained and
+// built by the project's own scripts (Debian packages into .cache/), run through the suite,
+// and its findings compared with the target's expectations file: every divergence we know of
+// carries a judgement written after reading its trace. A new divergence, or an expected one
+// that no longer shows, fails the comparison — either way a human has to look.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, ruleById } from '../spec/index.ts';
+import { loadAdapter } from './adapters.ts';
+import { findingText } from './report-text.ts';
+import { type Report, type ReportFinding, runSuite } from './suite.ts';
+
+export interface Target {
+  id: string;
+  title: string;
+  /** Scripts (project-relative) that fetch and build it; each exits non-zero with one line on failure. */
+  prepare: string[];
+  /** How the suite reaches it: `cmd:<command>` or a module path. */
+  adapter: string;
+  profile: string;
+  /** The documented budget: sequences per family and the longest sequence. */
+  runs: number;
+  maxSteps: number;
+  seed: number;
+  expectations: string;
+}
+
+export const TARGETS: readonly Target[] = [
+  {
+    id: 'linux-io-pgtable-arm',
+    title: "Linux 6.1's io-pgtable-arm (Debian linux-source-6.1), under a core layer written from the rules",
+    prepare: ['scripts/fetch-linux.sh', 'scripts/build-linux-target.sh'],
+    adapter: 'cmd:impl/linux-io-pgtable-arm/build/io-pgtable-arm-adapter',
+    profile: 'linux',
+    runs: 2000,
+    maxSteps: 60,
+    seed: 20261121,
+    expectations: 'impl/linux-io-pgtable-arm/expectations.json',
+  },
+  {
+    id: 'qemu-virtio-iommu',
+    title: "QEMU 7.2's virtio-iommu device (Debian qemu-system-x86), driven over qtest",
+    prepare: ['scripts/fetch-qemu.sh'],
+    adapter: 'impl/qemu-virtio-iommu/module.ts',
+    profile: 'virtio-iommu',
+    runs: 150,
+    maxSteps: 40,
+    seed: 20261121,
+    expectations: 'impl/qemu-virtio-iommu/expectations.json',
+  },
+];
+
+export interface Expectation {
+  rule: string;
+  /** After reading the trace: the target departs from its sources, or the sources allow both. */
+  judgement: 'genuine divergence' | 'spec ambiguity';
+  why: string;
+}
+
+export interface TargetOutcome {
+  target: string;
+  available: boolean;
+  /** Why it could not be obtained or built (only when !available). */
+  unavailable?: string;
+  report?: Report;
+  opsPerSec?: number;
+  findings: (Pick<ReportFinding, 'rule' | 'status' | 'title' | 'trace' | 'expected' | 'observed' | 'replay'> & { statement: string; sources: string[]; expectation?: Expectation })[];
+  unexpected: string[];
+  vanished: string[];
+  ok: boolean;
+}
+
+export function readExpectations(file: string): Expectation[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${file}: ${(e as Error).message}`);
+  }
+  const list = (raw as { findings?: unknown }).findings;
+  if (!Array.isArray(list)) throw new ConfigError(`${file}: expected {"findings": [{rule, judgement, why}]}`);
+  return list.map((x, i) => {
+    const e = x as Partial<Expectation>;
+    if (typeof e.rule !== 'string' || !ruleById(e.rule)) throw new ConfigError(`${file}: findings[${i}].rule is not a rule ID`);
+    if (e.judgement !== 'genuine divergence' && e.judgement !== 'spec ambiguity') throw new ConfigError(`${file}: findings[${i}].judgement must be 'genuine divergence' or 'spec ambiguity'`);
+    if (typeof e.why !== 'string' || e.why.length < 20) throw new ConfigError(`${file}: findings[${i}].why must say why, after reading the trace`);
+    return e as Expectation;
+  });
+}
+
+/** Runs the target's scripts; returns why it is unavailable, or null when it is ready. */
+export function prepareTarget(t: Target, root = process.cwd()): string | null {
+  for (const script of t.prepare) {
+    try {
+      execFileSync('bash', [join(root, script)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30 * 60_000 });
+    } catch (e) {
+      const err = e as { stderr?: Buffer; message: string };
+      const line = err.stderr?.toString().trim().split('\n').pop() || err.message.split('\n')[0];
+      return `${script}: ${line}`;
+    }
+  }
+  return null;
+}
+
+export async function checkTarget(t: Target, budget: Partial<Pick<Target, 'runs' | 'maxSteps' | 'seed'>> = {}): Promise<TargetOutcome> {
+  const expected = readExpectations(t.expectations);
+  const adapter = await loadAdapter(t.adapter, { profile: t.profile });
+  const runs = budget.runs ?? t.runs;
+  let report: Report;
+  try {
+    report = await runSuite(adapter, {
+      adapterSpec: t.adapter, adapterOptions: { profile: t.profile }, seed: budget.seed ?? t.seed, runs, maxSteps: budget.maxSteps ?? t.maxSteps,
+      minOpsPerKind: 0, maxSkipRate: 1, workers: 1,
+    });
+  } finally {
+    await adapter.close?.();
+  }
+  const ops = Object.values(report.coverage.ops).reduce((n, o) => n + o.total, 0);
+  const findings = report.findings.map((f) => {
+    const rule = ruleById(f.rule);
+    return {
+      rule: f.rule, status: f.status, title: f.title, trace: f.trace, expected: f.expected, observed: f.observed, replay: f.replay,
+      statement: rule?.statement ?? '', sources: rule?.sources ? [...rule.sources] : [],
+      ...(expected.find((e) => e.rule === f.rule) ? { expectation: expected.find((e) => e.rule === f.rule)! } : {}),
+    };
+  });
+  const unexpected = findings.filter((f) => !f.expectation).map((f) => f.rule);
+  const vanished = expected.filter((e) => !findings.some((f) => f.rule === e.rule)).map((e) => e.rule);
+  return {
+    target: t.id, available: true, report, opsPerSec: Math.round(ops / (report.durationMs / 1000)),
+    findings, unexpected, vanished, ok: unexpected.length === 0 && vanished.length === 0,
+  };
+}
+
+export function writeTargetReport(t: Target, o: TargetOutcome, dir = 'reports/third-party'): string[] {
+  mkdirSync(dir, { recursive: true });
+  const json = join(dir, `${t.id}.json`);
+  const md = join(dir, `${t.id}.md`);
+  const { report, ...rest } = o;
+  const summary = report ? { durationMs: report.durationMs, budget: report.budget, adapter: report.adapter, summary: report.summary, sequences: report.coverage.sequences } : null;
+  writeFileSync(json, JSON.stringify({ title: t.title, ...rest, run: summary }, null, 2) + '\n');
+  writeFileSync(md, targetMarkdown(t, o));
+  return [json, md];
+}
+
+function targetMarkdown(t: Target, o: TargetOutcome): string {
+  const lines = [`# ${t.title}`, ''];
+  if (!o.available) return [...lines, `Not run: ${o.unavailable}`, ''].join('\n');
+  const r = o.report!;
+  lines.push(
+    `Adapter \`${r.adapter.name} ${r.adapter.version}\`, profile \`${r.adapter.profile}\`; budget ${r.budget.runs} sequences per family, at most ${r.budget.maxSteps} steps, seed ${r.budget.seed}.`,
+    `${r.coverage.sequences} sequences in ${(r.durationMs / 1000).toFixed(1)} s, ${o.opsPerSec} checked ops/s. Result: ${r.summary.PASS} PASS, ${r.summary.FAIL} FAIL, ${r.summary.NOT_SUPPORTED} NOT_SUPPORTED, ${r.summary.UNCHECKED} UNCHECKED.`,
+    '',
+    o.ok ? 'Every finding is a known, judged one.' : `**Expectations do not match**: new ${o.unexpected.join(', ') || 'none'}; vanished ${o.vanished.join(', ') || 'none'}.`,
+    '',
+  );
+  for (const f of o.findings) {
+    lines.push(`## ${f.rule}: ${f.title}`, '');
+    if (f.expectation) lines.push(`**Judgement: ${f.expectation.judgement}.** ${f.expectation.why}`, '');
+    else lines.push('**Not yet judged** (new divergence).', '');
+    lines.push(`Rule: ${f.statement}`, '', `Sources: ${f.sources.join('; ')}`, '', '```', findingText({ ...f, family: '', message: undefined, op: null } as unknown as ReportFinding), '```', '');
+  }
+  return lines.join('\n');
+}
+
+/** `npm run targets`: every target, or one by id; exit 1 when any comparison fails. */
+export async function runTargets(ids: string[], opts: { required: boolean }): Promise<number> {
+  const chosen = ids.length === 0 ? TARGETS : ids.map((id) => TARGETS.find((t) => t.id === id) ?? fail(id));
+  let code = 0;
+  for (const t of chosen) {
+    const why = existsSync(t.expectations) ? prepareTarget(t) : `${t.expectations} is missing`;
+    const outcome: TargetOutcome = why
+      ? { target: t.id, available: false, unavailable: why, findings: [], unexpected: [], vanished: [], ok: !opts.required }
+      : await checkTarget(t);
+    const files = writeTargetReport(t, outcome);
+    if (!outcome.available) console.error(`${t.id}: NOT RUN — ${why}${opts.required ? '' : ' (skipped; set CI=true to make this an error)'}`);
+    else console.log(`${t.id}: ${outcome.findings.length} finding(s) [${outcome.findings.map((f) => f.rule).join(', ')}], ${outcome.opsPerSec} ops/s; expectations ${outcome.ok ? 'match' : `DO NOT match (new: ${outcome.unexpected.join(', ') || '-'}; vanished: ${outcome.vanished.join(', ') || '-'})`}`);
+    console.log(`  ${files.join(', ')}`);
+    if (!outcome.ok) code = 1;
+  }
+  return code;
+}
+
+function fail(id: string): never {
+  throw new ConfigError(`unknown target '${id}' (known: ${TARGETS.map((t) => t.id).join(', ')})`);
+}
