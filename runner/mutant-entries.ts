@@ -1,0 +1,32 @@
+// The mutants a kill run goes through: each catalogue entry with a way to make its model. One
+// list per bundled model; the kill run takes any list, so new catalogues are appended here.
+
+import type { Adapter } from '../spec/index.ts';
+import { ARM_MUTANTS } from '../impl/arm-smmu/mutants.ts';
+import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
+
+export interface MutantEntry {
+  id: string;
+  description: string;
+  /** Rules a finding may name for the mutant to count as killed. */
+  rules: readonly string[];
+  /** The property family aimed at it; the others are tried only if it survives this one. */
+  family: string;
+  bugClass: string;
+  source?: string;
+  /** A fresh model with the bug switched on. */
+  create(): Adapter;
+}
+
+export const ARM_MUTANT_ENTRIES: readonly MutantEntry[] = ARM_MUTANTS.map((m) => ({
+  id: m.id,
+  description: m.description,
+  rules: m.rules,
+  family: m.family,
+  bugClass: m.bugClass,
+  ...(m.source !== undefined ? { source: m.source } : {}),
+  create: () => new ArmSmmuModel({ mutant: m.id, partialUnmap: m.partialUnmap }),
+}));
+
+/** Every bundled model's catalogue. */
+export const MUTANT_ENTRIES: readonly MutantEntry[] = [...ARM_MUTANT_ENTRIES];
