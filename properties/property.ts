@@ -70,6 +70,7 @@ function maybeThen<T, R>(v: T | Promise<T>, f: (t: T) => R | Promise<R>): R | Pr
 /** iommufd's fail_nth selftest bounds its sweep at 400; sequences here are shorter. */
 const MAX_INJECTION_POINTS = 64;
 const MAX_TIMEOUTS_SHRINKING = 8;
+const MAX_HANGS_AFTER_REPORT = 3;
 
 export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opts: FamilyRunOptions): Promise<FamilyResult> {
   const started = Date.now();
@@ -96,8 +97,12 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
     family.sweep === 'fail_nth' ? sweep(topology, steps, cov, 1) : run(topology, steps, cov);
 
   const timeLeft = () => (opts.deadline === undefined ? Infinity : opts.deadline - Date.now());
+  let hangsAfterReport = 0;
+  let hopeless = false;
   for (let round = 0; round < (opts.maxFindings ?? 4) && runsLeft > 0 && timeLeft() > 0; round++) {
     let target: string | null = null;
+    let first: { violation: Violation; topology: Topology } | null = null;
+    let current: Topology | null = null;
     let timeoutsWhileShrinking = 0;
     // Only the first, unshrunk pass counts toward coverage.
     const judge = (r: SequenceResult, cov: Coverage): boolean => {
@@ -106,15 +111,24 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         if (++coverage.sequences % 32 === 0) opts.onProgress?.(coverage.sequences);
         for (const q of r.quality) if (!quality.has(q.rule)) quality.set(q.rule, q);
       }
+      // A process that keeps hanging makes every case cost a whole timeout: after a few more
+      // than the one reported, the family stops running cases (its rules show as unchecked).
+      if (r.violation?.status === 'TIMEOUT' && ignore.has(r.violation.rule) && ++hangsAfterReport >= MAX_HANGS_AFTER_REPORT) hopeless = true;
       // A rule already reported is set aside whatever produced it (a throw ends up here too).
       if (!r.violation || ignore.has(r.violation.rule)) return true;
-      if (target === null) target = r.violation.rule;
+      if (target === null) {
+        target = r.violation.rule;
+        first = { violation: r.violation, topology: current! };
+      }
       // Each shrink attempt that hangs costs a whole timeout: after a few, stop shrinking.
-      else if (r.violation.status === 'TIMEOUT' && ++timeoutsWhileShrinking > MAX_TIMEOUTS_SHRINKING) return true;
+      else if (r.violation.status === 'TIMEOUT' && ++timeoutsWhileShrinking >= MAX_TIMEOUTS_SHRINKING) return true;
       return r.violation.rule !== target;
     };
     const predicate = (topology: Topology, steps: RawStep[]) => {
+      // Not run at all: shrinking a hang past its budget, or a family given up on hangs.
+      if (hopeless || (target !== null && timeoutsWhileShrinking >= MAX_TIMEOUTS_SHRINKING)) return true;
       const cov = new Coverage();
+      current = topology;
       return maybeThen(once(topology, steps, cov), (r) => judge(r, cov));
     };
     const probe = once(fc.sample(topoArb, { seed: opts.seed, numRuns: 1 })[0]!, [[0, 0, 0, 0, 0, 0]], new Coverage());
@@ -132,21 +146,25 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
     totalRuns += details.numRuns;
     runsLeft -= details.numRuns;
     if (!details.failed || !details.counterexample) break;
-    const [topology, steps] = details.counterexample;
-    const again = await once(topology, steps, new Coverage());
-    if (!again.violation) break; // not reproducible: the adapter is not deterministic
+    const [shrunkTopology, steps] = details.counterexample;
+    const again = await once(shrunkTopology, steps, new Coverage());
+    // What was seen is never dropped: if the minimal case does not fail the same way again (an
+    // adapter whose answers depend on its history), the case as first seen is reported.
+    const reproduced = again.violation?.rule === target;
+    const violation = reproduced ? again.violation! : { ...first!.violation, message: `did not fail again when rerun (the adapter's answers depend on more than the trace): this is the case as first seen${first!.violation.message ? `; ${first!.violation.message}` : ''}` };
+    const topology = reproduced ? shrunkTopology : first!.topology;
     findings.push({
-      ...again.violation,
+      ...violation,
       family: family.id,
       seed: params.seed!,
-      path: details.counterexamplePath ?? '',
+      path: reproduced ? details.counterexamplePath ?? '' : (details.counterexamplePath ?? '').split(':')[0]!,
       ignored: [...ignore],
       runsToFailure: details.numRuns,
       shrinks: details.numShrinks,
       topology,
     });
     opts.onFinding?.(findings[findings.length - 1]!);
-    ignore.add(again.violation.rule);
+    ignore.add(violation.rule);
     if (opts.path !== undefined) break;
   }
   const interrupted = runsLeft > 0 && timeLeft() <= 0;

@@ -52,12 +52,38 @@ export const TARGETS: readonly Target[] = [
   },
 ];
 
+/** Why a target departs from a rule, judged once after reading the traces it causes. */
+export interface Cause {
+  /** The target breaks its sources, or the sources allow more than one reading. */
+  verdict: 'divergence' | 'spec-ambiguity';
+  judgement: string;
+  source?: string;
+}
+
+/** A rule the suite finds broken in the target, and the causes behind it. */
 export interface Expectation {
   rule: string;
-  /** After reading the trace: the target departs from its sources, or the sources allow both. */
-  judgement: 'genuine divergence' | 'spec ambiguity';
-  why: string;
+  status: string;
+  causes: string[];
+  /** Found at the test's budget; the others were seen only in longer runs. */
+  required: boolean;
+  judgement: string;
 }
+
+export interface Expectations {
+  target: string;
+  /** The budget the target's test runs with (workers 1, so the same everywhere). */
+  run: { seed: number; runs: number; maxSteps?: number };
+  causes: Record<string, Cause>;
+  expected: Expectation[];
+}
+
+type Judged = Pick<ReportFinding, 'rule' | 'status' | 'title' | 'trace' | 'expected' | 'observed' | 'replay'> & {
+  statement: string;
+  sources: string[];
+  expectation?: Expectation;
+  causes: (Cause & { id: string })[];
+};
 
 export interface TargetOutcome {
   target: string;
@@ -66,28 +92,35 @@ export interface TargetOutcome {
   unavailable?: string;
   report?: Report;
   opsPerSec?: number;
-  findings: (Pick<ReportFinding, 'rule' | 'status' | 'title' | 'trace' | 'expected' | 'observed' | 'replay'> & { statement: string; sources: string[]; expectation?: Expectation })[];
+  findings: Judged[];
   unexpected: string[];
   vanished: string[];
   ok: boolean;
 }
 
-export function readExpectations(file: string): Expectation[] {
-  let raw: unknown;
+export function readExpectations(file: string): Expectations {
+  let raw: Partial<Expectations>;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(readFileSync(file, 'utf8')) as Partial<Expectations>;
   } catch (e) {
     throw new ConfigError(`${file}: ${(e as Error).message}`);
   }
-  const list = (raw as { findings?: unknown }).findings;
-  if (!Array.isArray(list)) throw new ConfigError(`${file}: expected {"findings": [{rule, judgement, why}]}`);
-  return list.map((x, i) => {
-    const e = x as Partial<Expectation>;
-    if (typeof e.rule !== 'string' || !ruleById(e.rule)) throw new ConfigError(`${file}: findings[${i}].rule is not a rule ID`);
-    if (e.judgement !== 'genuine divergence' && e.judgement !== 'spec ambiguity') throw new ConfigError(`${file}: findings[${i}].judgement must be 'genuine divergence' or 'spec ambiguity'`);
-    if (typeof e.why !== 'string' || e.why.length < 20) throw new ConfigError(`${file}: findings[${i}].why must say why, after reading the trace`);
-    return e as Expectation;
+  const bad = (what: string): never => {
+    throw new ConfigError(`${file}: ${what}`);
+  };
+  if (typeof raw.causes !== 'object' || raw.causes === null) bad('expected "causes": {id: {verdict, judgement}}');
+  for (const [id, c] of Object.entries(raw.causes!)) {
+    if (c.verdict !== 'divergence' && c.verdict !== 'spec-ambiguity') bad(`causes.${id}.verdict must be 'divergence' or 'spec-ambiguity'`);
+    if (typeof c.judgement !== 'string' || c.judgement.length < 40) bad(`causes.${id}.judgement must say why, after reading the traces`);
+  }
+  if (!Array.isArray(raw.expected)) bad('expected "expected": [{rule, status, causes, required, judgement}]');
+  raw.expected!.forEach((e, i) => {
+    if (!ruleById(e.rule)) bad(`expected[${i}].rule '${e.rule}' is not a rule ID`);
+    if (!Array.isArray(e.causes) || e.causes.length === 0 || e.causes.some((c) => !raw.causes![c])) bad(`expected[${i}].causes must name causes of this file`);
+    if (typeof e.required !== 'boolean') bad(`expected[${i}].required must be true or false`);
   });
+  if (typeof raw.run?.seed !== 'number' || typeof raw.run.runs !== 'number') bad('expected "run": {seed, runs}');
+  return raw as Expectations;
 }
 
 /** Runs the target's scripts; returns why it is unavailable, or null when it is ready. */
@@ -105,7 +138,7 @@ export function prepareTarget(t: Target, root = process.cwd()): string | null {
 }
 
 export async function checkTarget(t: Target, budget: Partial<Pick<Target, 'runs' | 'maxSteps' | 'seed'>> = {}): Promise<TargetOutcome> {
-  const expected = readExpectations(t.expectations);
+  const known = readExpectations(t.expectations);
   const adapter = await loadAdapter(t.adapter, { profile: t.profile });
   const runs = budget.runs ?? t.runs;
   let report: Report;
@@ -118,16 +151,19 @@ export async function checkTarget(t: Target, budget: Partial<Pick<Target, 'runs'
     await adapter.close?.();
   }
   const ops = Object.values(report.coverage.ops).reduce((n, o) => n + o.total, 0);
-  const findings = report.findings.map((f) => {
+  const findings = [...report.findings, ...report.quality].map((f): Judged => {
     const rule = ruleById(f.rule);
+    const expectation = known.expected.find((e) => e.rule === f.rule);
     return {
       rule: f.rule, status: f.status, title: f.title, trace: f.trace, expected: f.expected, observed: f.observed, replay: f.replay,
       statement: rule?.statement ?? '', sources: rule?.sources ? [...rule.sources] : [],
-      ...(expected.find((e) => e.rule === f.rule) ? { expectation: expected.find((e) => e.rule === f.rule)! } : {}),
+      ...(expectation ? { expectation } : {}),
+      causes: (expectation?.causes ?? []).map((id) => ({ id, ...known.causes[id]! })),
     };
   });
   const unexpected = findings.filter((f) => !f.expectation).map((f) => f.rule);
-  const vanished = expected.filter((e) => !findings.some((f) => f.rule === e.rule)).map((e) => e.rule);
+  // Entries seen only in longer runs may be missing from a shorter one.
+  const vanished = known.expected.filter((e) => e.required && !findings.some((f) => f.rule === e.rule)).map((e) => e.rule);
   return {
     target: t.id, available: true, report, opsPerSec: Math.round(ops / (report.durationMs / 1000)),
     findings, unexpected, vanished, ok: unexpected.length === 0 && vanished.length === 0,
@@ -158,8 +194,8 @@ function targetMarkdown(t: Target, o: TargetOutcome): string {
   );
   for (const f of o.findings) {
     lines.push(`## ${f.rule}: ${f.title}`, '');
-    if (f.expectation) lines.push(`**Judgement: ${f.expectation.judgement}.** ${f.expectation.why}`, '');
-    else lines.push('**Not yet judged** (new divergence).', '');
+    if (!f.expectation) lines.push('**Not yet judged** (new divergence).', '');
+    else lines.push(`${f.expectation.judgement}.`, '', ...f.causes.map((c) => `- **${c.verdict}** (${c.id}): ${c.judgement}${c.source ? ` Source: ${c.source}` : ''}`), '');
     lines.push(`Rule: ${f.statement}`, '', `Sources: ${f.sources.join('; ')}`, '', '```', findingText({ ...f, family: '', message: undefined, op: null } as unknown as ReportFinding), '```', '');
   }
   return lines.join('\n');

@@ -124,8 +124,12 @@ export class ReferenceModel implements TranslationContext {
     // A request naming a domain that does not exist may be refused for that first.
     for (const e of exps) if (e.canonical && isFailure(e.canonical) && e.canonical.err === 'ENOENT') errnos.add('ENOENT');
     const reject = errExpect([...errnos], ['VIO-RESERVED'], { post: 'VIO-RESERVED' });
-    if (op.op !== 'unmap') return [reject];
-    return [reject, ...exps.map((e) => ({ ...e, rules: [...e.rules, 'VIO-RESERVED'] }))];
+    const asIfClear = exps.map((e) => ({ ...e, rules: [...e.rules, 'VIO-RESERVED'] }));
+    // ATTACH must refuse; UNMAP may refuse or carry on; DETACH's reserved bytes are ignored, and
+    // MAP has no reserved field at all, so there the bits change nothing.
+    if (op.op === 'attach') return [reject];
+    if (op.op === 'unmap') return [reject, ...asIfClear];
+    return asIfClear;
   }
 
   judge(op: Op, observed: Outcome): Judgement {
@@ -353,14 +357,17 @@ export class ReferenceModel implements TranslationContext {
       .add(this.incompatible(d, g), ['EINVAL'], 'ATT-COMPAT')
       .add(g.pasids.has(op.pasid), ['EBUSY'], 'ATT-PASID');
     if (breaks.any) return breaks.expect('ATT-PASID');
-    return [okExpect(op, {}, ['ATT-PASID'], {
+    const ok = okExpect(op, {}, ['ATT-PASID'], {
       post: 'ATT-PASID',
       apply: () => {
         if (d.dormant) this.revive(d);
         g.pasids.set(op.pasid, d);
         d.pasidUses++;
       },
-    })];
+    });
+    // As for attach: a narrower IOMMU may refuse the domain (ATT-COMPAT: "likewise attach_pasid").
+    if (g.iommu.ias < d.ias || g.iommu.oas < d.oas) return [ok, errExpect(['EINVAL'], ['ATT-COMPAT'])];
+    return [ok];
   }
 
   private detachPasid(op: DetachPasidOp): Expect[] {
@@ -382,7 +389,8 @@ export class ReferenceModel implements TranslationContext {
 
   private map(op: MapOp): Expect[] {
     const d = this.existing(op.domain);
-    if (Array.isArray(d)) return d;
+    // virtio states both checks (unknown flag: S_INVAL; no such domain: S_NOENT) in no order.
+    if (Array.isArray(d)) return op.prot > PROT_ALL && this.policies.unknown_flags === 'EINVAL' ? [...d, errExpect(['EINVAL'], ['MAP-FLAGS'])] : d;
     const table = d.mappings;
     const min = minPageSize(d.pgsizes);
     const aligned = table !== null && isAligned(op.iova | op.paddr | op.size, min);
@@ -511,7 +519,10 @@ export class ReferenceModel implements TranslationContext {
         return [okExpect(op, { phys: 0n }, ['DOM-OPS']), errExpect(['EOPNOTSUPP', 'EINVAL'], ['DOM-OPS'])];
       default: {
         const m = d.mappings!.containing(op.iova);
-        return [okExpect(op, { phys: m ? m.paddr + (op.iova - m.iova) : 0n }, ['XLATE-I2P'])];
+        // Nothing can be mapped beyond the input width, so a translation there is the query's
+        // own fault (a walk that drops the high bits), whatever op the probe followed.
+        const beyond = op.iova >> BigInt(d.ias) !== 0n;
+        return [okExpect(op, { phys: m ? m.paddr + (op.iova - m.iova) : 0n }, ['XLATE-I2P'], beyond ? { blame: () => ({ rule: 'XLATE-I2P', intrinsic: true }) } : {})];
       }
     }
   }

@@ -157,7 +157,12 @@ export class ProcessAdapter implements Adapter {
   }
 
   private onExit(child: AdapterChild, e: ChildExit): void {
-    if (child !== this.child || e.killed) return;
+    if (child !== this.child) return;
+    if (e.killed) {
+      // Whatever caused the kill was reported; nothing may wait on this process any more.
+      if (this.queue.length > 0) this.fail(new AdapterFault('ADAPTER-CRASH', 'the adapter process was stopped by the suite'));
+      return;
+    }
     const lastWords = child.stderr().filter((l) => l.trim() !== '').slice(-4);
     const stderr = lastWords.length > 0 ? `; stderr: ${lastWords.join(' | ')}` : '';
     const when = this.queue[0] ? `with request #${this.queue[0].id} (${this.queue[0].what}) unanswered` : 'between requests';
@@ -194,7 +199,6 @@ export class ProcessAdapter implements Adapter {
       this.child?.kill();
       this.fail(new AdapterFault('ADAPTER-TIMEOUT', `no reply to request #${head.id} (${head.what}) within ${limit}`));
     }, wait);
-    this.timer.unref();
   }
 
   private clearTimer(): void {

@@ -52,8 +52,9 @@ export class AdapterChild {
     });
   }
 
+  /** False from the moment the suite kills it, not only once the exit is seen. */
   get alive(): boolean {
-    return !this.exited;
+    return !this.exited && !this.killedBySuite;
   }
 
   write(text: string): void {

@@ -13,7 +13,7 @@ export const ADAPTER_RULES: readonly Rule[] = [
       "Each request receives exactly one reply: on success the operation's documented ok fields with their documented types, on failure an errno name from the suite's list. " +
       'An adapter that throws, answers twice, or answers anything else is reported as ADAPTER_ERROR.',
     sources: [
-      'doc:../shared/protocol.md (one reply per request, in order; failures are errno names)',
+      'doc:spec/protocol.md (one reply per request, in order; failures are errno names; what the suite does when a process misbehaves)',
       'doc:spec/ops.ts OP_FIELDS (the ok fields of each operation)',
       'doc:../shared/design.md §5 (results vocabulary: ADAPTER_ERROR)',
     ],
@@ -29,7 +29,7 @@ export const ADAPTER_RULES: readonly Rule[] = [
       'The adapter process stays alive from the first request of a sequence until the suite ends it; if it exits or is killed before then, the result is CRASH.',
     sources: [
       'doc:../shared/design.md §5 (results vocabulary: CRASH)',
-      'doc:../shared/protocol.md (transport: the adapter is a child process)',
+      'doc:spec/protocol.md (transport: the adapter is a child process)',
     ],
     policies: [],
     capabilities: [],

@@ -11,14 +11,16 @@ export const VIRTIO_RULES: readonly Rule[] = [
     id: 'VIO-RESERVED',
     family: 'virtio',
     level: 'POLICY',
-    title: 'Requests with reserved bits set are rejected',
+    title: 'ATTACH with reserved bits set is rejected; other requests may ignore them',
     statement:
-      'Under reserved_fields=EINVAL an attach, detach or map whose reserved field is non-zero fails with EINVAL (S_INVAL) and changes nothing; ' +
-      'an unmap with reserved bits either fails with EINVAL and changes nothing or is carried out as if they were clear (the device MAY do either). ' +
+      'Under reserved_fields=EINVAL an attach whose reserved field is non-zero fails with EINVAL (S_INVAL) and changes nothing; ' +
+      'an unmap with reserved bits either fails with EINVAL and changes nothing or is carried out as if they were clear (the device MAY do either); ' +
+      'a detach is carried out as if they were clear (the device ignores reserved bytes), and so is a map, whose request has no reserved field. ' +
       'Under reserved_fields=absent the interface has no reserved fields and none are sent.',
     sources: [
       `${SPEC}, ATTACH request (reserved != 0: S_INVAL)`,
       `${SPEC}, UNMAP request (reserved != 0: MAY S_INVAL, in which case it MAY still perform the UNMAP)`,
+      `${SPEC}, device requirements (reserved fields of the request head and of DETACH are ignored)`,
       'doc:../shared/reference/linux-iommu-semantics.md §9 VIO-ATT-1, VIO-UNMAP-6',
     ],
     policies: ['reserved_fields'],

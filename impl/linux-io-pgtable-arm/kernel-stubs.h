@@ -1,0 +1,163 @@
+/*
+ * kernel-stubs.h - the slice of the Linux kernel environment that io-pgtable-arm.c and
+ * io-pgtable.c (Linux 6.1) compile against in userspace. Every stand-in header under stubs/
+ * includes this one file.
+ *
+ * Memory is identity-mapped: a table page's virtual address is its "physical" address, which
+ * fits the 48-bit PTE address field because userspace pointers on x86-64 are below 2^47.
+ * Table pages come from aligned_alloc(), are charged to the domain the IOMMU core is working
+ * on (kstub_charge, for pt_pages) and can be made to fail (kstub_fail_nth, for fail_nth).
+ */
+#ifndef KERNEL_STUBS_H
+#define KERNEL_STUBS_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- types ---- */
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int32_t s32;
+typedef int64_t s64;
+typedef u64 phys_addr_t;
+typedef u64 dma_addr_t;
+typedef unsigned int gfp_t;
+
+struct device { int unused; };
+/* A struct page * is the page's address itself: there is no memmap to look it up in. */
+struct page;
+struct list_head { struct list_head *next, *prev; };
+
+/* ---- compiler and bit helpers ---- */
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define __init
+#define __initdata
+#define EXPORT_SYMBOL_GPL(sym)
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+#define BIT(n) (1UL << (n))
+#define BIT_ULL(n) (1ULL << (n))
+#define GENMASK(h, l) ((~0UL << (l)) & (~0UL >> (63 - (h))))
+#define GENMASK_ULL(h, l) ((~0ULL << (l)) & (~0ULL >> (63 - (h))))
+#define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
+#define min(a, b) ((a) < (b) ? (a) : (b))
+#define max(a, b) ((a) > (b) ? (a) : (b))
+#define min_t(t, a, b) ((t)(a) < (t)(b) ? (t)(a) : (t)(b))
+#define max_t(t, a, b) ((t)(a) > (t)(b) ? (t)(a) : (t)(b))
+
+/* The kernel's bit searches are undefined for 0; so are these. */
+static inline unsigned long __ffs(unsigned long x) { return (unsigned long)__builtin_ctzl(x); }
+static inline unsigned long __fls(unsigned long x) { return 63UL - (unsigned long)__builtin_clzl(x); }
+#define ilog2(n) ((int)__fls((unsigned long)(n)))
+
+#define SZ_4K 0x00001000UL
+#define SZ_16K 0x00004000UL
+#define SZ_64K 0x00010000UL
+#define SZ_2M 0x00200000UL
+#define SZ_32M 0x02000000UL
+#define SZ_512M 0x20000000UL
+#define SZ_1G 0x40000000UL
+
+/* ---- diagnostics: WARN_ON reports each site once on stderr (never stdout: the protocol) ---- */
+void kstub_warn(const char *file, int line, const char *cond);
+#define WARN_ON(cond) ({ bool __w = !!(cond); if (unlikely(__w)) kstub_warn(__FILE__, __LINE__, #cond); __w; })
+#define WARN_ON_ONCE(cond) WARN_ON(cond)
+#define BUG_ON(cond) do { if (unlikely(cond)) { kstub_warn(__FILE__, __LINE__, "BUG: " #cond); abort(); } } while (0)
+#define VM_BUG_ON(cond) BUG_ON(cond)
+#define pr_err(fmt, ...) fprintf(stderr, pr_fmt(fmt), ##__VA_ARGS__)
+#define pr_warn(fmt, ...) fprintf(stderr, pr_fmt(fmt), ##__VA_ARGS__)
+#define pr_info(fmt, ...) ((void)0)
+#define pr_debug(fmt, ...) ((void)0)
+#ifndef pr_fmt
+#define pr_fmt(fmt) fmt
+#endif
+#define dev_err(dev, fmt, ...) fprintf(stderr, fmt, ##__VA_ARGS__)
+
+/* ---- memory ordering: one thread, so only the compiler must not reorder ---- */
+#define READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+#define barrier() __asm__ __volatile__("" ::: "memory")
+#define wmb() barrier()
+#define dma_wmb() barrier()
+#define cmpxchg64_relaxed(ptr, old, new) __sync_val_compare_and_swap((ptr), (old), (new))
+
+/* ---- allocation ---- */
+#define GFP_KERNEL 0x1u
+#define GFP_ATOMIC 0x2u
+#define __GFP_ZERO 0x100u
+#define __GFP_HIGHMEM 0x200u
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1UL << PAGE_SHIFT)
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+
+/* Table pages (one per table, whatever its size) allocated and not yet freed, charged to the
+ * domain the core is working on. */
+struct kstub_account { long pages; };
+extern struct kstub_account *kstub_charge;
+/* fail_nth: when > 0, the allocation that brings it to 0 fails. Shared by every allocator. */
+extern long kstub_fail_nth;
+bool kstub_should_fail(void);
+
+void *kstub_alloc_pages(unsigned int order);
+void kstub_free_pages(void *addr, unsigned int order);
+void *kstub_kmalloc(size_t size, bool zero);
+
+static inline unsigned int get_order(size_t size)
+{
+	unsigned int order = 0;
+
+	while ((PAGE_SIZE << order) < size)
+		order++;
+	return order;
+}
+#define dev_to_node(dev) 0
+#define alloc_pages_node(nid, gfp, order) ((struct page *)kstub_alloc_pages(order))
+#define page_address(p) ((void *)(p))
+#define __free_pages(p, order) kstub_free_pages((void *)(p), (order))
+#define free_pages(addr, order) kstub_free_pages((void *)(addr), (order))
+#define kmalloc(size, gfp) kstub_kmalloc((size), false)
+#define kzalloc(size, gfp) kstub_kmalloc((size), true)
+#define kfree(p) free(p)
+
+/* ---- identity "physical" addresses and DMA mappings ---- */
+#define virt_to_phys(p) ((phys_addr_t)(uintptr_t)(p))
+#define __pa(p) virt_to_phys(p)
+#define __va(x) ((void *)(uintptr_t)(x))
+enum dma_data_direction { DMA_BIDIRECTIONAL = 0, DMA_TO_DEVICE = 1, DMA_FROM_DEVICE = 2 };
+#define dma_map_single(dev, ptr, size, dir) ((void)(dev), (dma_addr_t)(uintptr_t)(ptr))
+#define dma_mapping_error(dev, dma) ((void)(dev), (void)(dma), 0)
+#define dma_unmap_single(dev, dma, size, dir) ((void)(dev), (void)(dma))
+#define dma_sync_single_for_device(dev, dma, size, dir) ((void)(dev), (void)(dma))
+
+/* ---- include/linux/iommu.h: prot flags and the IOTLB gather ---- */
+#define IOMMU_READ (1 << 0)
+#define IOMMU_WRITE (1 << 1)
+#define IOMMU_CACHE (1 << 2)
+#define IOMMU_NOEXEC (1 << 3)
+#define IOMMU_MMIO (1 << 4)
+#define IOMMU_PRIV (1 << 5)
+
+struct iommu_iotlb_gather {
+	unsigned long start;
+	unsigned long end; /* inclusive */
+	size_t pgsize;
+	struct list_head freelist;
+	bool queued; /* a flush queue will flush everything later (dma_fq) */
+};
+
+static inline bool iommu_iotlb_gather_queued(struct iommu_iotlb_gather *gather)
+{
+	return gather && gather->queued;
+}
+
+#endif /* KERNEL_STUBS_H */
