@@ -9,6 +9,7 @@ import { ReferenceAdapter } from '../impl/reference/adapter.ts';
 import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
 import type { PartialUnmap } from '../impl/arm-smmu/pgtable.ts';
 import { mutantById } from '../impl/arm-smmu/mutants.ts';
+import createAmdVi from '../impl/amd-vi/module.ts';
 import { ProcessAdapter } from './stdio/adapter.ts';
 import { MUTANT_ENTRIES } from './mutant-entries.ts';
 
@@ -42,9 +43,18 @@ export const BUILTINS: readonly BuiltinAdapter[] = [
     create: (opts) => new ReferenceAdapter({ profile: opts.profile, policies: opts.policies }),
   },
   {
+    name: 'amd-vi',
+    summary: 'an AMD-Vi-style model: v1 page tables (4K/2M/1G, 4 or 5 levels, --policy top=dynamic to grow), per-device GCR3 PASID tables, a domain-ID-tagged IOTLB, SVA',
+    create: (opts) => createAmdVi({ policies: opts.policies }),
+  },
+  {
     name: 'arm-smmu',
-    summary: 'an Arm SMMU-style model: LPAE page tables in simulated memory, a walk-caching TLB, context banks (--policy partial_unmap=split|refuse|whole-leaf)',
-    create: (opts) => new ArmSmmuModel({ partialUnmap: armPartial(opts.policies?.partial_unmap), mutant: armMutant(opts.policies?.mutant) }),
+    summary: 'an Arm SMMU-style model: LPAE page tables in simulated memory, a walk-caching TLB, context banks, CD tables per device, PASIDs and SVA (--policy partial_unmap=split|refuse|whole-leaf, pasid_lifetime=mm-exit|last-unbind)',
+    create: (opts) => new ArmSmmuModel({
+      partialUnmap: armPartial(opts.policies?.partial_unmap),
+      pasidLifetime: armPasidLifetime(opts.policies?.pasid_lifetime),
+      mutant: armMutant(opts.policies?.mutant),
+    }),
   },
 ];
 
@@ -52,6 +62,11 @@ export const BUILTINS: readonly BuiltinAdapter[] = [
 function armMutant(v: string | undefined): string | undefined {
   if (v !== undefined && !mutantById(v)) throw new ConfigError(`arm-smmu: no mutant '${v}' (see: iommu-conformance mutants)`);
   return v;
+}
+
+function armPasidLifetime(v: string | undefined): 'mm-exit' | 'last-unbind' | undefined {
+  if (v === undefined || v === 'mm-exit' || v === 'last-unbind') return v;
+  throw new ConfigError(`arm-smmu: pasid_lifetime=${v} is not one it implements (mm-exit, last-unbind)`);
 }
 
 function armPartial(v: string | undefined): PartialUnmap | undefined {

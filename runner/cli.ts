@@ -8,9 +8,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import ms from 'ms';
 import { ConfigError, RULES, rulesMarkdown } from '../spec/index.ts';
 import { FAMILIES_OF_PROPERTIES } from '../properties/families.ts';
-import { ARM_MUTANTS } from '../impl/arm-smmu/mutants.ts';
 import { BUILTINS, MUTANT_PREFIX, MUTANT_SUMMARY, PROCESS_PREFIX, loadAdapter } from './adapters.ts';
 import { serve } from './stdio/serve.ts';
+import { MUTANT_ENTRIES } from './mutant-entries.ts';
 import { runTargets } from './targets.ts';
 import { Corpus, DEFAULT_CORPUS_DIR } from './corpus.ts';
 import { startProgress } from './progress.ts';
@@ -286,11 +286,12 @@ export function buildProgram(): Command {
 
   program
     .command('mutants')
-    .description('list the mutant catalogue of the bundled Arm SMMU model (run one: --adapter builtin:arm-smmu --policy mutant=<id>)')
+    .description('list the mutant catalogue of the bundled models (run one: --adapter builtin:mutant/<id>)')
     .option('--json', 'as JSON')
     .action((o) => {
-      if (o.json) console.log(JSON.stringify(ARM_MUTANTS, null, 2));
-      else for (const m of ARM_MUTANTS) console.log(`${m.id.padEnd(28)} ${m.rules.join(',').padEnd(40)} ${m.description}`);
+      const rows = MUTANT_ENTRIES.map(({ create: _create, ...m }) => m);
+      if (o.json) console.log(JSON.stringify(rows, null, 2));
+      else for (const m of rows) console.log(`${m.id.padEnd(28)} ${m.rules.join(',').padEnd(40)} ${m.description}`);
     });
 
   program

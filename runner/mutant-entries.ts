@@ -4,6 +4,8 @@
 import type { Adapter } from '../spec/index.ts';
 import { ARM_MUTANTS } from '../impl/arm-smmu/mutants.ts';
 import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
+import { AMD_MUTANTS } from '../impl/amd-vi/mutants.ts';
+import { AmdViModel } from '../impl/amd-vi/model.ts';
 
 export interface MutantEntry {
   id: string;
@@ -28,5 +30,15 @@ export const ARM_MUTANT_ENTRIES: readonly MutantEntry[] = ARM_MUTANTS.map((m) =>
   create: () => new ArmSmmuModel({ mutant: m.id, partialUnmap: m.partialUnmap }),
 }));
 
+export const AMD_MUTANT_ENTRIES: readonly MutantEntry[] = AMD_MUTANTS.map((m) => ({
+  id: m.id,
+  description: m.description,
+  rules: m.rules,
+  family: m.family,
+  bugClass: m.bugClass,
+  ...(m.source !== undefined ? { source: m.source } : {}),
+  create: () => new AmdViModel({ mutant: m.id, top: m.top }),
+}));
+
 /** Every bundled model's catalogue. */
-export const MUTANT_ENTRIES: readonly MutantEntry[] = [...ARM_MUTANT_ENTRIES];
+export const MUTANT_ENTRIES: readonly MutantEntry[] = [...ARM_MUTANT_ENTRIES, ...AMD_MUTANT_ENTRIES];
