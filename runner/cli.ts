@@ -11,6 +11,7 @@ import { FAMILIES_OF_PROPERTIES } from '../properties/families.ts';
 import { BUILTINS, MUTANT_PREFIX, MUTANT_SUMMARY, PROCESS_PREFIX, loadAdapter } from './adapters.ts';
 import { serve } from './stdio/serve.ts';
 import { MUTANT_ENTRIES } from './mutant-entries.ts';
+import { KILL_DEFAULTS, writeKillReport } from './kill-matrix.ts';
 import { runTargets } from './targets.ts';
 import { Corpus, DEFAULT_CORPUS_DIR } from './corpus.ts';
 import { startProgress } from './progress.ts';
@@ -286,12 +287,27 @@ export function buildProgram(): Command {
 
   program
     .command('mutants')
-    .description('list the mutant catalogue of the bundled models (run one: --adapter builtin:mutant/<id>)')
+    .description('the mutant catalogue of the bundled models (one as an adapter: --adapter builtin:mutant/<id>); --run kills them all')
     .option('--json', 'as JSON')
-    .action((o) => {
+    .option('--run', 'run the kill matrix: writes mutants.json and mutants.md; exit 1 if any mutant survives')
+    .option('--seed <n>', 'seed of every family', int('--seed', 0), KILL_DEFAULTS.seed)
+    .option('--runs <n>', 'sequences per family and mutant', int('--runs', 1), KILL_DEFAULTS.runs)
+    .option('--max-steps <n>', 'longest sequence, in generated steps', int('--max-steps', 1), KILL_DEFAULTS.maxSteps)
+    .option('--report-dir <dir>', 'where mutants.json and mutants.md go', 'reports')
+    .action(async (o) => {
       const rows = MUTANT_ENTRIES.map(({ create: _create, ...m }) => m);
-      if (o.json) console.log(JSON.stringify(rows, null, 2));
-      else for (const m of rows) console.log(`${m.id.padEnd(28)} ${m.rules.join(',').padEnd(40)} ${m.description}`);
+      if (!o.run) {
+        if (o.json) console.log(JSON.stringify(rows, null, 2));
+        else for (const m of rows) console.log(`${m.id.padEnd(28)} ${m.rules.join(',').padEnd(40)} ${m.description}`);
+        return;
+      }
+      const report = await writeKillReport(MUTANT_ENTRIES, {
+        seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, reportDir: o.reportDir,
+        onMutant: (r) => console.error(`${r.killed ? 'killed  ' : 'SURVIVED'} ${r.id.padEnd(30)} ${r.killed ? `${r.reportedRule} after ${r.runsToFailure} sequence(s), ${r.traceLength} op(s), ${r.secondsToFailure?.toFixed(2)} s` : ''}`),
+      });
+      const s = report.summary;
+      console.log(`${s.killed}/${s.total} mutants killed; median ${s.medianSecondsToKill} s, p95 ${s.p95SecondsToKill} s to kill; ${join(o.reportDir, 'mutants.json')}, ${join(o.reportDir, 'mutants.md')}`);
+      process.exitCode = s.killed === s.total ? 0 : 1;
     });
 
   program

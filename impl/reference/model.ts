@@ -27,6 +27,9 @@ export type Judgement =
 
 /** Ops that may need memory, so an armed fail_nth may make them fail with ENOMEM. */
 const ALLOCATING: ReadonlySet<OpKind> = new Set(['domain_alloc', 'attach', 'attach_pasid', 'map', 'pasid_alloc', 'sva_bind']);
+/** The group's IOMMU has fewer address bits than the domain was made for. */
+const narrower = (d: DomainState, g: GroupState) => g.iommu.ias < d.ias || g.iommu.oas < d.oas;
+
 const UNMAPPED_OPTIONAL: ReadonlySet<string> = new Set(['unmapped']);
 
 export class UnmodelledOpError extends Error {
@@ -290,6 +293,8 @@ export class ReferenceModel implements TranslationContext {
       .add(!move && old !== null, ['EBUSY'], 'ATT-ONE')
       .add(this.incompatible(d, g), ['EINVAL'], 'ATT-COMPAT')
       .add(needsContext(d) && !alreadyHere && this.contextsInUse(g.iommu.name) - freed >= g.iommu.contexts, ['ENOSPC'], 'ATT-SPACE');
+    // Checks come in no set order: a refusal may name the narrower IOMMU (see below) instead.
+    if (breaks.any && narrower(d, g)) breaks.add(true, ['EINVAL'], 'ATT-COMPAT');
     if (breaks.any) return breaks.expect();
     const apply = () => {
       if (old) this.leave(g, old);
@@ -303,7 +308,7 @@ export class ReferenceModel implements TranslationContext {
     // Waking a dormant domain: what it shows must be nothing (it came back empty).
     const ok = okExpect(op, {}, d.dormant ? [...rules, 'DOM-LIFETIME'] : rules, { post: d.dormant ? 'DOM-LIFETIME' : 'ATT-GROUP', apply });
     // A narrower IOMMU may take the domain (narrowing it, as VT-d does) or refuse it.
-    if (g.iommu.ias < d.ias || g.iommu.oas < d.oas) return [ok, errExpect(['EINVAL'], ['ATT-COMPAT'])];
+    if (narrower(d, g)) return [ok, errExpect(['EINVAL'], ['ATT-COMPAT'])];
     return [ok];
   }
 
@@ -356,6 +361,7 @@ export class ReferenceModel implements TranslationContext {
       .add(d.type === 'identity' || d.type === 'blocked', ['EINVAL', 'EOPNOTSUPP'], 'DOM-OPS')
       .add(this.incompatible(d, g), ['EINVAL'], 'ATT-COMPAT')
       .add(g.pasids.has(op.pasid), ['EBUSY'], 'ATT-PASID');
+    if (breaks.any && narrower(d, g)) breaks.add(true, ['EINVAL'], 'ATT-COMPAT');
     if (breaks.any) return breaks.expect('ATT-PASID');
     const ok = okExpect(op, {}, ['ATT-PASID'], {
       post: 'ATT-PASID',
@@ -366,7 +372,7 @@ export class ReferenceModel implements TranslationContext {
       },
     });
     // As for attach: a narrower IOMMU may refuse the domain (ATT-COMPAT: "likewise attach_pasid").
-    if (g.iommu.ias < d.ias || g.iommu.oas < d.oas) return [ok, errExpect(['EINVAL'], ['ATT-COMPAT'])];
+    if (narrower(d, g)) return [ok, errExpect(['EINVAL'], ['ATT-COMPAT'])];
     return [ok];
   }
 
