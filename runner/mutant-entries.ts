@@ -2,7 +2,7 @@
 // list per bundled model; the kill run takes any list, so new catalogues are appended here.
 
 import type { Adapter } from '../spec/index.ts';
-import { ARM_MUTANTS } from '../impl/arm-smmu/mutants.ts';
+import { ARM_MUTANTS, type Mutant } from '../impl/arm-smmu/mutants.ts';
 import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
 import { AMD_MUTANTS } from '../impl/amd-vi/mutants.ts';
 import { AmdViModel } from '../impl/amd-vi/model.ts';
@@ -20,25 +20,21 @@ export interface MutantEntry {
   create(): Adapter;
 }
 
-export const ARM_MUTANT_ENTRIES: readonly MutantEntry[] = ARM_MUTANTS.map((m) => ({
-  id: m.id,
-  description: m.description,
-  rules: m.rules,
-  family: m.family,
-  bugClass: m.bugClass,
-  ...(m.source !== undefined ? { source: m.source } : {}),
-  create: () => new ArmSmmuModel({ mutant: m.id, partialUnmap: m.partialUnmap }),
-}));
+/** A catalogue's entries, each with the way its model is made with that one bug on. */
+function entries<M extends Mutant>(catalogue: readonly M[], make: (m: M) => Adapter): MutantEntry[] {
+  return catalogue.map((m) => ({
+    id: m.id,
+    description: m.description,
+    rules: m.rules,
+    family: m.family,
+    bugClass: m.bugClass,
+    ...(m.source !== undefined ? { source: m.source } : {}),
+    create: () => make(m),
+  }));
+}
 
-export const AMD_MUTANT_ENTRIES: readonly MutantEntry[] = AMD_MUTANTS.map((m) => ({
-  id: m.id,
-  description: m.description,
-  rules: m.rules,
-  family: m.family,
-  bugClass: m.bugClass,
-  ...(m.source !== undefined ? { source: m.source } : {}),
-  create: () => new AmdViModel({ mutant: m.id, top: m.top }),
-}));
+export const ARM_MUTANT_ENTRIES = entries(ARM_MUTANTS, (m) => new ArmSmmuModel({ mutant: m.id, partialUnmap: m.partialUnmap }));
+export const AMD_MUTANT_ENTRIES = entries(AMD_MUTANTS, (m) => new AmdViModel({ mutant: m.id, top: m.top }));
 
 /** Every bundled model's catalogue. */
 export const MUTANT_ENTRIES: readonly MutantEntry[] = [...ARM_MUTANT_ENTRIES, ...AMD_MUTANT_ENTRIES];

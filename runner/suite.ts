@@ -256,8 +256,8 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       found.add(r.finding!.rule);
       const rf = asReport(r.finding!, r.finding!.status);
       findings.push(rf);
-      opts.onFinding?.(rf);
       opts.corpus.record(rf, info.name, opts.maxSteps); // refreshes lastSeen
+      opts.onFinding?.(rf);
     }
   }
   const lines = new Map<string, FamilyLine>();
@@ -298,9 +298,10 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   const runs = opts.timeMs === undefined ? opts.runs : Number.MAX_SAFE_INTEGER;
   const storeAtOnce = (f: Finding) => {
     const rf = asReport(f, f.status);
-    opts.onFinding?.(rf);
-    // Stored at once: a run killed later keeps what it found.
+    // Stored at once, corpus first: once findings.jsonl shows a finding, the database holds it
+    // too, so a run killed at any point after that keeps it in both.
     opts.corpus?.record(rf, info.name, opts.maxSteps);
+    opts.onFinding?.(rf);
   };
 
   const results = new Map<string, FamilyResult>();

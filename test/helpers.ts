@@ -110,3 +110,14 @@ export function formatTrace(trace: readonly TraceEntry[]): string {
 export function nonProbe(trace: readonly TraceEntry[]): number {
   return trace.filter((e) => !e.probe).length;
 }
+
+/**
+ * A real third-party target that could not be obtained: a failure under CI=true, where it must
+ * run; elsewhere a banner nobody can miss, then the test is skipped with the reason.
+ */
+export function unavailableTarget(ctx: { skip: (note?: string) => never }, what: string, why: string): never {
+  const reason = `${what} cannot be fetched here: ${why}`;
+  if (process.env.CI === 'true') throw new Error(`${reason} (CI=true: the real target must run)`);
+  console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING ${what}: ${reason}\n${'!'.repeat(78)}\n`);
+  return ctx.skip(reason);
+}
