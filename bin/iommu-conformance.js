@@ -17,3 +17,7 @@ try {
   console.error(`iommu-conformance: internal error: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 3;
 }
+// The command is done and its output written: nothing left behind (a handle some library keeps,
+// a child that ignores its stdin) may keep the process alive. stdout and stderr are synchronous
+// for files and pipes on POSIX, so nothing printed is lost.
+setTimeout(() => process.exit(), 500).unref();

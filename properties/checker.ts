@@ -7,8 +7,8 @@
 // it without a single microtask for in-process models, an async one for everything else.
 
 import {
-  type Adapter, AdapterFault, type Capabilities, type Op, type Outcome, type Policies, type Topology, U64_LIMIT,
-  formatCall, isFailure, isThenable, outcomeShapeProblem, OP_FIELDS,
+  type Adapter, AdapterFault, type Capabilities, type Op, type Outcome, type Policies, RunInterrupted, type Topology, U64_LIMIT,
+  adapterText, formatCall, isFailure, isThenable, outcomeShapeProblem, OP_FIELDS,
 } from '../spec/index.ts';
 import { ReferenceModel } from '../impl/reference/model.ts';
 import type { DomainState } from '../impl/reference/state.ts';
@@ -40,6 +40,8 @@ export interface SequenceResult {
   ops: number;
   /** An injected allocation failure was observed (fail_nth sweeps stop when none is). */
   fired: boolean;
+  /** The run was stopped mid-case (a signal, the end of a time budget): nothing was judged. */
+  interrupted?: boolean;
 }
 
 export interface CheckerConfig {
@@ -246,10 +248,11 @@ export function probesAfter(op: Op, outcome: Outcome, model: ReferenceModel, cap
 }
 
 export function adapterThrew(op: Op | null, e: unknown, trace: TraceEntry[]): SequenceResult {
+  if (e instanceof RunInterrupted) return { violation: null, quality: [], ops: trace.length, fired: false, interrupted: true };
   // A transport names the protocol rule it saw broken; anything else thrown is a broken reply.
   const violation: Violation = e instanceof AdapterFault
     ? { rule: e.rule, status: e.status, op, expected: ['a reply'], observed: e.message, trace }
-    : { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a reply'], observed: `threw: ${e instanceof Error ? e.message : String(e)}`, trace };
+    : { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a reply'], observed: `threw: ${adapterText(e instanceof Error ? e.message : String(e))}`, trace };
   return { violation, quality: [], ops: trace.length, fired: false };
 }
 

@@ -29,6 +29,8 @@ export interface FamilyRunOptions {
   deadline?: number;
   /** Sequences drawn so far (not shrinking), reported every few dozen. */
   onProgress?: (sequences: number) => void;
+  /** Stops the family at once (a signal): the case in flight is abandoned, nothing is judged. */
+  signal?: AbortSignal;
 }
 
 export interface Finding extends Violation {
@@ -49,8 +51,12 @@ export interface FamilyResult {
   coverage: Coverage;
   runs: number;
   ms: number;
-  /** The deadline came before the budget of runs was spent. */
+  /** The deadline or a signal came before the budget of runs was spent. */
   interrupted: boolean;
+  /** Why the family stopped running cases before its budget (an adapter that keeps hanging). */
+  stopped?: string;
+  /** Sequences that ended early at a rule already reported, by rule: what they did not reach is unchecked. */
+  cutShort: Record<string, number>;
 }
 
 export interface AdapterContext {
@@ -69,8 +75,13 @@ function maybeThen<T, R>(v: T | Promise<T>, f: (t: T) => R | Promise<R>): R | Pr
 
 /** iommufd's fail_nth selftest bounds its sweep at 400; sequences here are shorter. */
 const MAX_INJECTION_POINTS = 64;
+/** Shrink attempts that hang (a timeout each) or crash (a process restart each) before shrinking stops. */
 const MAX_TIMEOUTS_SHRINKING = 8;
+const MAX_CRASHES_SHRINKING = 30;
+/** Each further hang costs a whole timeout; each further crash a process restart. */
 const MAX_HANGS_AFTER_REPORT = 3;
+const MAX_CRASHES_AFTER_REPORT = 25;
+const MAX_CRASHES_IN_A_ROW = 5;
 
 export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opts: FamilyRunOptions): Promise<FamilyResult> {
   const started = Date.now();
@@ -97,76 +108,121 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
     family.sweep === 'fail_nth' ? sweep(topology, steps, cov, 1) : run(topology, steps, cov);
 
   const timeLeft = () => (opts.deadline === undefined ? Infinity : opts.deadline - Date.now());
+  // One way to stop, whatever asks for it: a signal or the deadline. A supervised adapter gives up
+  // on what is outstanding, so a hung request cannot hold the run past either.
+  const stop = new AbortController();
+  const halt = () => {
+    if (stop.signal.aborted) return;
+    stop.abort();
+    ctx.adapter.interrupt?.();
+  };
+  if (opts.signal?.aborted) halt();
+  opts.signal?.addEventListener('abort', halt, { once: true });
+  const deadlineTimer = opts.deadline === undefined ? null : setTimeout(halt, Math.max(0, timeLeft()));
+  const stopping = () => stop.signal.aborted || timeLeft() <= 0;
+  const cutShort: Record<string, number> = {};
   let hangsAfterReport = 0;
-  let hopeless = false;
-  for (let round = 0; round < (opts.maxFindings ?? 4) && runsLeft > 0 && timeLeft() > 0; round++) {
-    let target: string | null = null;
-    let first: { violation: Violation; topology: Topology } | null = null;
-    let current: Topology | null = null;
-    let timeoutsWhileShrinking = 0;
-    // Only the first, unshrunk pass counts toward coverage.
-    const judge = (r: SequenceResult, cov: Coverage): boolean => {
-      if (target === null) {
-        coverage.merge(cov);
-        if (++coverage.sequences % 32 === 0) opts.onProgress?.(coverage.sequences);
-        for (const q of r.quality) if (!quality.has(q.rule)) quality.set(q.rule, q);
-      }
-      // A process that keeps hanging makes every case cost a whole timeout: after a few more
-      // than the one reported, the family stops running cases (its rules show as unchecked).
-      if (r.violation?.status === 'TIMEOUT' && ignore.has(r.violation.rule) && ++hangsAfterReport >= MAX_HANGS_AFTER_REPORT) hopeless = true;
-      // A rule already reported is set aside whatever produced it (a throw ends up here too).
-      if (!r.violation || ignore.has(r.violation.rule)) return true;
-      if (target === null) {
-        target = r.violation.rule;
-        first = { violation: r.violation, topology: current! };
-      }
-      // Each shrink attempt that hangs costs a whole timeout: after a few, stop shrinking.
-      else if (r.violation.status === 'TIMEOUT' && ++timeoutsWhileShrinking >= MAX_TIMEOUTS_SHRINKING) return true;
-      return r.violation.rule !== target;
-    };
-    const predicate = (topology: Topology, steps: RawStep[]) => {
-      // Not run at all: shrinking a hang past its budget, or a family given up on hangs.
-      if (hopeless || (target !== null && timeoutsWhileShrinking >= MAX_TIMEOUTS_SHRINKING)) return true;
-      const cov = new Coverage();
-      current = topology;
-      return maybeThen(once(topology, steps, cov), (r) => judge(r, cov));
-    };
-    const probe = once(fc.sample(topoArb, { seed: opts.seed, numRuns: 1 })[0]!, [[0, 0, 0, 0, 0, 0]], new Coverage());
-    const isAsync = isThenable(probe);
-    if (isAsync) await probe;
-    const params: fc.Parameters<[Topology, RawStep[]]> = {
-      seed: opts.seed + round * 7919,
-      numRuns: runsLeft,
-      ...(opts.path !== undefined ? { path: opts.path, endOnFailure: true } : {}),
-      ...(opts.deadline !== undefined ? { interruptAfterTimeLimit: Math.max(1, timeLeft()) } : {}),
-    };
-    const details = isAsync
-      ? await fc.check(fc.asyncProperty(topoArb, stepsArb, async (t, s) => predicate(t, s)), params)
-      : fc.check(fc.property(topoArb, stepsArb, (t, s) => predicate(t, s) as boolean), params);
-    totalRuns += details.numRuns;
-    runsLeft -= details.numRuns;
-    if (!details.failed || !details.counterexample) break;
-    const [shrunkTopology, steps] = details.counterexample;
-    const again = await once(shrunkTopology, steps, new Coverage());
-    // What was seen is never dropped: if the minimal case does not fail the same way again (an
-    // adapter whose answers depend on its history), the case as first seen is reported.
-    const reproduced = again.violation?.rule === target;
-    const violation = reproduced ? again.violation! : { ...first!.violation, message: `did not fail again when rerun (the adapter's answers depend on more than the trace): this is the case as first seen${first!.violation.message ? `; ${first!.violation.message}` : ''}` };
-    const topology = reproduced ? shrunkTopology : first!.topology;
-    findings.push({
-      ...violation,
-      family: family.id,
-      seed: params.seed!,
-      path: reproduced ? details.counterexamplePath ?? '' : (details.counterexamplePath ?? '').split(':')[0]!,
-      ignored: [...ignore],
-      runsToFailure: details.numRuns,
-      shrinks: details.numShrinks,
-      topology,
-    });
-    opts.onFinding?.(findings[findings.length - 1]!);
-    ignore.add(violation.rule);
-    if (opts.path !== undefined) break;
+  let crashesAfterReport = 0;
+  let crashesInARow = 0;
+  let stopped: string | undefined;
+  try {
+    for (let round = 0; round < (opts.maxFindings ?? 4) && runsLeft > 0 && !stopping() && stopped === undefined; round++) {
+      let target: string | null = null;
+      let first: { violation: Violation; topology: Topology } | null = null;
+      let current: Topology | null = null;
+      let timeoutsWhileShrinking = 0;
+      let crashesWhileShrinking = 0;
+      const shrinkSpent = () => timeoutsWhileShrinking >= MAX_TIMEOUTS_SHRINKING || crashesWhileShrinking >= MAX_CRASHES_SHRINKING;
+      // Only the first, unshrunk pass counts toward coverage.
+      const judge = (r: SequenceResult, cov: Coverage): boolean => {
+        // Stopped mid-case: neither a pass nor a failure; fast-check ends the run here.
+        if (r.interrupted) throw new fc.PreconditionFailure(true);
+        const v = r.violation;
+        if (target === null) {
+          coverage.merge(cov);
+          if (++coverage.sequences % 32 === 0) opts.onProgress?.(coverage.sequences);
+          for (const q of r.quality) if (!quality.has(q.rule)) quality.set(q.rule, q);
+          if (v && ignore.has(v.rule)) cutShort[v.rule] = (cutShort[v.rule] ?? 0) + 1;
+          crashesInARow = v?.status === 'CRASH' ? crashesInARow + 1 : 0;
+        }
+        // A process that keeps hanging or dying makes every case cost a timeout or a restart:
+        // after a few more than the one reported, the family stops (its rules show as unchecked).
+        if (v && ignore.has(v.rule)) {
+          if (v.status === 'TIMEOUT' && ++hangsAfterReport >= MAX_HANGS_AFTER_REPORT) stopped = `the adapter timed out ${hangsAfterReport} more times after ${v.rule} was reported`;
+          if (v.status === 'CRASH' && (++crashesAfterReport >= MAX_CRASHES_AFTER_REPORT || crashesInARow >= MAX_CRASHES_IN_A_ROW)) stopped = `the adapter kept crashing after ${v.rule} was reported (${crashesAfterReport} more crashes)`;
+        }
+        // A rule already reported is set aside whatever produced it (a throw ends up here too).
+        if (!v || ignore.has(v.rule)) return true;
+        if (target === null) {
+          target = v.rule;
+          first = { violation: v, topology: current! };
+        }
+        // Each shrink attempt that hangs costs a whole timeout, one that crashes a restart: after
+        // a few, stop shrinking (the smallest case found so far is reported).
+        else {
+          if (v.status === 'TIMEOUT') timeoutsWhileShrinking++;
+          if (v.status === 'CRASH') crashesWhileShrinking++;
+          if (shrinkSpent()) return true;
+        }
+        return v.rule !== target;
+      };
+      const predicate = (topology: Topology, steps: RawStep[]) => {
+        // Stopped, or given up on: fast-check ends the run (keeping any failure it was shrinking).
+        if (stopping() || stopped !== undefined) throw new fc.PreconditionFailure(true);
+        // Not run at all: shrinking a hang or a crash past its budget.
+        if (target !== null && shrinkSpent()) return true;
+        const cov = new Coverage();
+        current = topology;
+        return maybeThen(once(topology, steps, cov), (r) => judge(r, cov));
+      };
+      const probe = once(fc.sample(topoArb, { seed: opts.seed, numRuns: 1 })[0]!, [[0, 0, 0, 0, 0, 0]], new Coverage());
+      const isAsync = isThenable(probe);
+      if (isAsync) await probe;
+      const params: fc.Parameters<[Topology, RawStep[]]> = {
+        seed: opts.seed + round * 7919,
+        numRuns: runsLeft,
+        ...(opts.path !== undefined ? { path: opts.path, endOnFailure: true } : {}),
+        ...(opts.deadline !== undefined ? { interruptAfterTimeLimit: Math.max(1, timeLeft()) } : {}),
+      };
+      const details = isAsync
+        ? await fc.check(fc.asyncProperty(topoArb, stepsArb, async (t, s) => predicate(t, s)), params)
+        : fc.check(fc.property(topoArb, stepsArb, (t, s) => predicate(t, s) as boolean), params);
+      totalRuns += details.numRuns;
+      runsLeft -= details.numRuns;
+      if (!details.failed || !details.counterexample || first === null) break;
+      const seen: { violation: Violation; topology: Topology } = first;
+      const [shrunkTopology, steps] = details.counterexample;
+      // Stopped while shrinking: the case cannot be run again, so it is reported as first seen.
+      const again = stopping() ? null : await once(shrunkTopology, steps, new Coverage());
+      // What was seen is never dropped: if the minimal case does not fail the same way again (an
+      // adapter whose answers depend on its history), the case as first seen is reported.
+      const reproduced = again?.violation?.rule === target;
+      const why = again === null
+        ? 'the run was stopped while shrinking: this is the case as first seen'
+        : "did not fail again when rerun (the adapter's answers depend on more than the trace): this is the case as first seen";
+      const violation = reproduced ? again!.violation! : { ...seen.violation, message: `${why}${seen.violation.message ? `; ${seen.violation.message}` : ''}` };
+      const topology = reproduced ? shrunkTopology : seen.topology;
+      findings.push({
+        ...violation,
+        family: family.id,
+        seed: params.seed!,
+        path: reproduced ? details.counterexamplePath ?? '' : (details.counterexamplePath ?? '').split(':')[0]!,
+        ignored: [...ignore],
+        runsToFailure: details.numRuns,
+        shrinks: details.numShrinks,
+        topology,
+      });
+      opts.onFinding?.(findings[findings.length - 1]!);
+      ignore.add(violation.rule);
+      if (opts.path !== undefined) break;
+    }
+  } finally {
+    if (deadlineTimer) clearTimeout(deadlineTimer);
+    opts.signal?.removeEventListener('abort', halt);
   }
-  const interrupted = runsLeft > 0 && timeLeft() <= 0;
-  return { family: family.id, findings, quality: [...quality.values()], coverage, runs: totalRuns, ms: Date.now() - started, interrupted };
+  const interrupted = runsLeft > 0 && stopped === undefined && stopping();
+  return {
+    family: family.id, findings, quality: [...quality.values()], coverage, runs: totalRuns, ms: Date.now() - started, interrupted, cutShort,
+    ...(stopped !== undefined ? { stopped } : {}),
+  };
 }

@@ -1,14 +1,16 @@
 // The command line: `run`, `rules`, `adapters`. Bad input gets one line on stderr and exit 2;
 // a run exits 1 on any finding or coverage-gate failure, 0 when everything passes.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ms from 'ms';
 import { ConfigError, RULES, rulesMarkdown } from '../spec/index.ts';
 import { FAMILIES_OF_PROPERTIES } from '../properties/families.ts';
-import { BUILTINS, MUTANT_PREFIX, MUTANT_SUMMARY, PROCESS_PREFIX, loadAdapter } from './adapters.ts';
+import { BUILTINS, MUTANT_PREFIX, MUTANT_SUMMARY, PROCESS_PREFIX, loadAdapter, loadInProcessAdapter } from './adapters.ts';
+import { DEFAULT_TIMEOUTS } from './stdio/adapter.ts';
+import { RUN_TAG, reapTagged } from './stdio/reap.ts';
 import { serve } from './stdio/serve.ts';
 import { MUTANT_ENTRIES } from './mutant-entries.ts';
 import { KILL_DEFAULTS, writeKillReport } from './kill-matrix.ts';
@@ -56,10 +58,6 @@ function formats(v: string): Format[] {
   return asked as Format[];
 }
 
-/**
- * Writes the chosen formats; returns the paths. latest.json and latest.md are the same bytes as
- * report.json and report.md, kept for the quick start and for scripts written against them.
- */
 /** A finding by id (report, findings.jsonl, corpus) or from a JSON file; ConfigError if none. */
 function findFinding(which: string, reportDir: string, corpusDir: string): ReportFinding {
   const isFinding = (x: unknown): x is ReportFinding => !!x && typeof x === 'object' && 'rule' in x && 'ops' in x && 'adapter' in x;
@@ -86,34 +84,56 @@ function findFinding(which: string, reportDir: string, corpusDir: string): Repor
   return hit as ReportFinding;
 }
 
+/** Writes the chosen formats; returns the paths. */
 function writeReports(report: Report, dir: string, chosen: readonly Format[], ctx: RunContext): string[] {
   const out: string[] = [];
   const put = (name: string, text: string) => {
     writeFileSync(join(dir, name), text);
     out.push(join(dir, name));
   };
-  if (chosen.includes('json')) {
-    const json = JSON.stringify(report, null, 2) + '\n';
-    put('report.json', json);
-    writeFileSync(join(dir, 'latest.json'), json);
-  }
-  if (chosen.includes('md')) {
-    const md = reportMarkdown(report);
-    put('report.md', md);
-    writeFileSync(join(dir, 'latest.md'), md);
-  }
+  if (chosen.includes('json')) put('report.json', JSON.stringify(report, null, 2) + '\n');
+  if (chosen.includes('md')) put('report.md', reportMarkdown(report));
   if (chosen.includes('junit')) put('junit.xml', reportJunit(report, ctx));
   if (chosen.includes('html')) put('report.html', reportHtml(report, ctx));
   return out;
 }
 
-function printFamilyHeader(): void {
-  console.log(`${'family'.padEnd(22)} ${'seqs'.padStart(6)} ${'ops'.padStart(9)} ${'ms'.padStart(7)}  PASS FAIL N/S  QW  ERR UNCHK INT`);
+/** Report files a run writes: removed when a run starts, so none can be mistaken for this run's. */
+const REPORT_FILES = ['report.json', 'report.md', 'junit.xml', 'report.html', 'findings.jsonl'];
+
+/**
+ * The report directory, made ready before anything else happens: created, cleared of the last
+ * run's reports, findings.jsonl started empty. One that cannot be written is bad input, found
+ * before an adapter starts.
+ */
+function prepareReportDir(dir: string): string {
+  try {
+    mkdirSync(dir, { recursive: true });
+    for (const f of REPORT_FILES) rmSync(join(dir, f), { force: true });
+    const jsonl = join(dir, 'findings.jsonl');
+    writeFileSync(jsonl, '');
+    return jsonl;
+  } catch (e) {
+    throw new ConfigError(`cannot write reports to ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }
 
-function printFamily(f: FamilyLine): void {
-  const c = f.counts;
-  console.log(`${f.id.padEnd(22)} ${String(f.runs).padStart(6)} ${String(f.ops).padStart(9)} ${String(f.ms).padStart(7)}  ${[c.PASS, c.FAIL, c.NOT_SUPPORTED, c.QUALITY_WARNING, c.ADAPTER_ERROR + c.CRASH + c.TIMEOUT, c.UNCHECKED, c.INTERRUPTED].map((n) => String(n).padStart(4)).join(' ')}`);
+const TABLE_COLUMNS = [['PASS', 'PASS'], ['FAIL', 'FAIL'], ['ERR', 'ADAPTER_ERROR'], ['CRASH', 'CRASH'], ['TMOUT', 'TIMEOUT'], ['QW', 'QUALITY_WARNING'], ['N/S', 'NOT_SUPPORTED'], ['UNCHK', 'UNCHECKED'], ['INT', 'INTERRUPTED']] as const;
+
+/** The family table: each rule counted in one row, so the columns add up to the summary line. */
+function printFamilies(families: readonly FamilyLine[], summary: Report['summary']): void {
+  const row = (id: string, runs: string, ops: string, ms: string, cells: (string | number)[]) =>
+    console.log(`${id.padEnd(22)} ${runs.padStart(6)} ${ops.padStart(9)} ${ms.padStart(7)}  ${cells.map((n) => String(n).padStart(5)).join(' ')}`);
+  row('family', 'seqs', 'ops', 'ms', TABLE_COLUMNS.map(([h]) => h));
+  for (const f of families) row(f.id, String(f.runs), String(f.ops), String(f.ms), TABLE_COLUMNS.map(([, k]) => f.counts[k]));
+  row('all rules', '', '', '', TABLE_COLUMNS.map(([, k]) => summary[k]));
+}
+
+/** The summary line: every status, zero counts left out but PASS and FAIL. */
+function summaryLine(r: Report): string {
+  const s = r.summary;
+  const parts = TABLE_COLUMNS.map(([, k]) => k).filter((k) => k === 'PASS' || k === 'FAIL' || s[k] > 0).map((k) => `${s[k]} ${k}`);
+  return `${r.adapter.name} ${r.adapter.version}: ${parts.join(', ')} (${r.rules.length} rules)`;
 }
 
 /** `--adapter` or `--adapter-cmd`, exactly one; a process adapter's spec is `cmd:<command line>`. */
@@ -132,76 +152,88 @@ export function buildProgram(): Command {
 
   program
     .command('run')
-    .description('check an adapter against every rule; writes latest.json and latest.md')
-    .option('--adapter <spec>', 'builtin:<name> or a path to an adapter module')
+    .description('check an adapter against every rule; writes report.json and report.md (and --format others) to --report-dir')
+    .option('--adapter <spec>', 'builtin:<name> or a path to an adapter module (run in a process of its own)')
     .option('--adapter-cmd <command>', 'an adapter in another process, spoken to over the stdio protocol (spec/protocol.md)')
-    .option('--timeout <duration>', 'process adapters: longest wait for one reply', duration, 10_000)
-    .option('--case-timeout <duration>', 'process adapters: longest one test case may take', duration, 120_000)
-    .option('--lockstep', 'process adapters: one request at a time instead of pipelining')
+    .addOption(new Option('--timeout <duration>', 'longest wait for one reply').argParser(duration).default(DEFAULT_TIMEOUTS.requestMs, '10s'))
+    .addOption(new Option('--case-timeout <duration>', 'longest one test case may take').argParser(duration).default(DEFAULT_TIMEOUTS.caseMs, '2m'))
+    .addOption(new Option('--hello-timeout <duration>', 'longest wait for the hello of a fresh adapter process (loading a model, booting an emulator)').argParser(duration).default(DEFAULT_TIMEOUTS.helloMs, '1m'))
+    .option('--lockstep', 'one request at a time instead of pipelining')
     .option('--profile <name>', 'profile for builtin adapters (linux)')
     .option('--policy <key=value>', 'policy for builtin adapters (repeatable)', policyPair, {})
     .option('--family <ids>', 'only these property families (comma-separated)', list)
     .option('--seed <n>', 'seed for every family', int('--seed', 0), 20261121)
-    .option('--runs <n>', 'sequences per family (the default budget is about a minute)', int('--runs', 1), 15000)
+    .option('--runs <n>', 'sequences per family (the default is about a minute on the reference; below ~300 the coverage gate may fail, see --min-ops)', int('--runs', 1), 15000)
     .option('--max-steps <n>', 'longest sequence, in generated steps', int('--max-steps', 1), 60)
     .option('--path <path>', 'replay one case (fast-check path from a finding)')
     .option('--ignore <rules>', 'rules set aside (a replay passes the finding\'s)', list)
     .option('--min-ops <n>', 'coverage gate: generated ops per op kind and family', int('--min-ops', 0), 20)
     .option('--report-dir <dir>', 'where the reports go (report.json, junit.xml, report.md, report.html, findings.jsonl)', 'reports')
     .option('--format <list>', 'report formats: json,junit,md,html', formats, ['json', 'md'])
-    .option('--workers <n>', 'worker threads (default: the cores)', int('--workers', 1), availableParallelism())
+    .addOption(new Option('--workers <n>', 'worker threads').argParser(int('--workers', 1)).default(availableParallelism(), `the cores, ${availableParallelism()} here`))
     .option('--shard <i/n>', 'run shard i of n (1-based); each shard draws its own sequences')
     .option('--time <duration>', 'run until this budget is spent (e.g. 30m) instead of --runs; bounds shrinking', duration)
     .option('--corpus <dir>', 'failure database: stored findings are replayed first, new ones added', DEFAULT_CORPUS_DIR)
     .option('--no-corpus', 'neither replay nor store findings')
     .addOption(new Option('--quiet', 'no per-family table'))
     .action(async (o) => {
-      const adapterOptions = { profile: o.profile, policies: o.policy, requestTimeoutMs: o.timeout, caseTimeoutMs: o.caseTimeout, lockstep: o.lockstep };
+      const adapterOptions = { profile: o.profile, policies: o.policy, requestTimeoutMs: o.timeout, caseTimeoutMs: o.caseTimeout, helloTimeoutMs: o.helloTimeout, lockstep: o.lockstep };
       const adapterSpec = chooseAdapter(o.adapter, o.adapterCmd);
-      const adapter = await loadAdapter(adapterSpec, adapterOptions);
       const shard = o.shard === undefined ? undefined : parseShard(o.shard);
-      mkdirSync(o.reportDir, { recursive: true });
+      const corpus = o.corpus === false ? undefined : new Corpus(o.corpus);
       // Appended as each finding is known: a run killed even by SIGKILL keeps them.
-      const jsonl = join(o.reportDir, 'findings.jsonl');
-      writeFileSync(jsonl, '');
-      const abort = new AbortController();
+      const jsonl = prepareReportDir(o.reportDir);
+      // Every adapter process of this run carries the tag: none outlives it (runner/stdio/reap.ts).
+      const runTag = `${process.pid}-${Date.now()}`;
+      process.env[RUN_TAG] = runTag;
+      const stop = new AbortController();
+      const hard = new AbortController();
       let caught: string | null = null;
+      // First signal: stop, report what finished. Second: stop the workers now, still report.
+      // Third: the user means it.
       const onSignal = (sig: string) => {
-        caught = sig;
-        abort.abort();
+        if (caught === null) {
+          caught = sig;
+          stop.abort();
+        } else if (!hard.signal.aborted) hard.abort();
+        else process.exit(SIGNAL_EXIT[sig] ?? 1);
       };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      // Families finish in any order on workers; the table comes at the end, progress meanwhile.
+      const adapter = await loadAdapter(adapterSpec, adapterOptions);
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const chosen = FAMILIES_OF_PROPERTIES.filter((f) => !o.family?.length || o.family.includes(f.id));
       const planned = chosen.reduce((n, f) => n + Math.max(1, Math.round(o.runs * (f.budgetShare ?? 1))), 0);
       const progress = o.quiet || o.path ? null : startProgress(o.time ? { timeMs: o.time } : { sequences: planned });
-      const report = await runSuite(adapter, {
-        adapterSpec, seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, families: o.family, path: o.path,
-        ignore: o.ignore, minOpsPerKind: o.path ? 0 : o.minOps, maxSkipRate: 0.2,
-        onProgress: progress ? (p) => progress.update(p) : undefined,
-        onFinding: (f) => appendFileSync(jsonl, JSON.stringify(f) + '\n'),
-        corpus: o.corpus === false ? undefined : new Corpus(o.corpus),
-        workers: o.workers, adapterOptions, shard, timeMs: o.time, signal: abort.signal,
-      }).finally(() => {
+      let report: Report;
+      try {
+        report = await runSuite(adapter, {
+          adapterSpec, seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, families: o.family, path: o.path,
+          ignore: o.ignore, minOpsPerKind: o.path ? 0 : o.minOps, maxSkipRate: 0.2,
+          onProgress: progress ? (p) => progress.update(p) : undefined,
+          onFinding: (f) => appendFileSync(jsonl, JSON.stringify(f) + '\n'),
+          corpus, workers: o.workers, adapterOptions, shard, timeMs: o.time, signal: stop.signal, hardSignal: hard.signal,
+        });
+      } finally {
         progress?.stop();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      });
-      if (!o.quiet) {
-        printFamilyHeader();
-        for (const f of report.families) printFamily(f);
+        await adapter.close?.();
+        reapTagged(RUN_TAG, runTag);
       }
-      await adapter.close?.();
-      const written = writeReports(report, o.reportDir, o.format as Format[], { path: o.path });
-      const s = report.summary;
-      console.log(`\n${report.adapter.name} ${report.adapter.version}: ${s.PASS} PASS, ${s.FAIL} FAIL, ${s.ADAPTER_ERROR} ADAPTER_ERROR, ${s.CRASH > 0 ? `${s.CRASH} CRASH, ` : ''}${s.TIMEOUT > 0 ? `${s.TIMEOUT} TIMEOUT, ` : ''}${s.QUALITY_WARNING} QUALITY_WARNING, ${s.NOT_SUPPORTED} NOT_SUPPORTED, ${s.UNCHECKED} UNCHECKED${s.INTERRUPTED > 0 ? `, ${s.INTERRUPTED} INTERRUPTED` : ''}`);
+      if (!o.quiet) printFamilies(report.families, report.summary);
+      let written: string[];
+      try {
+        written = writeReports(report, o.reportDir, o.format as Format[], { path: o.path });
+      } catch (e) {
+        throw new ConfigError(`cannot write reports to ${o.reportDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      console.log(`\n${summaryLine(report)}`);
       for (const f of report.findings) console.log(`\n${findingText(f)}`);
       if (!report.gate.ok) console.log(`\ncoverage gate failed:\n  ${report.gate.problems.join('\n  ')}`);
       console.log(`\nreport: ${written.join(', ')}`);
       if (report.corpus && report.corpus.replayed > 0) console.log(`corpus ${report.corpus.dir}: ${report.corpus.replayed} stored finding(s) replayed, ${report.corpus.reproduced} still failing, ${report.corpus.fixed} now fixed-verified`);
       if (caught) console.log(`stopped by ${caught}: the report covers what finished; the rest is INTERRUPTED`);
-      process.exitCode = caught ? SIGNAL_EXIT[caught]! : s.exitCode;
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.exitCode = caught ? SIGNAL_EXIT[caught]! : report.summary.exitCode;
     });
 
   program
@@ -220,7 +252,7 @@ export function buildProgram(): Command {
     .option('--profile <name>', 'profile for builtin adapters (linux)')
     .option('--policy <key=value>', 'policy for builtin adapters (repeatable)', policyPair, {})
     .action(async (o) => {
-      const adapter = await loadAdapter(o.adapter, { profile: o.profile, policies: o.policy });
+      const adapter = await loadInProcessAdapter(o.adapter, { profile: o.profile, policies: o.policy });
       await serve(adapter, process.stdin, process.stdout);
       await adapter.close?.();
     });
@@ -240,8 +272,7 @@ export function buildProgram(): Command {
         console.log(`wrote ${o.emitTest}`);
       }
       const adapter = await loadAdapter(o.adapter ?? f.adapter.spec, o.adapter ? {} : (f.adapter.options ?? { profile: f.adapter.profile, policies: f.adapter.policies }));
-      const r = await replayFinding(adapter, f);
-      await adapter.close?.();
+      const r = await replayFinding(adapter, f).finally(() => adapter.close?.());
       console.log(`${f.rule} (finding ${f.id}) against ${o.adapter ?? f.adapter.spec}:`);
       for (const l of r.lines) console.log(`  ${l}`);
       if (!r.failed) console.log('passes now: the bug no longer reproduces on this trace');

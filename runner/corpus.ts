@@ -117,13 +117,16 @@ export interface ReplayOutcome {
 }
 
 /** Replays every open entry of this adapter once, without shrinking, and marks the fixed ones. */
-export async function replayCorpus(corpus: Corpus, adapter: Adapter, ctx: Omit<AdapterContext, 'adapter'>, adapterName: string): Promise<ReplayOutcome[]> {
+export async function replayCorpus(corpus: Corpus, adapter: Adapter, ctx: Omit<AdapterContext, 'adapter'>, adapterName: string, signal?: AbortSignal): Promise<ReplayOutcome[]> {
   const out: ReplayOutcome[] = [];
   for (const e of corpus.load()) {
+    if (signal?.aborted) break;
     if (e.adapter !== adapterName || e.status !== 'open') continue;
     const family = familyById(e.family);
     if (!family) continue;
-    const r = await runFamily({ ...ctx, adapter }, family, { seed: e.seed, runs: 1, maxSteps: e.maxSteps, path: e.path, ignore: e.ignored, maxFindings: 1 });
+    const r = await runFamily({ ...ctx, adapter }, family, { seed: e.seed, runs: 1, maxSteps: e.maxSteps, path: e.path, ignore: e.ignored, maxFindings: 1, signal });
+    // A replay cut short by a signal proves nothing either way: the entry stays open.
+    if (r.interrupted) break;
     const hit = r.findings[0];
     const reproduced = hit?.rule === e.rule;
     if (!reproduced) corpus.mark(e, 'fixed-verified');

@@ -4,8 +4,8 @@
 
 import { createRequire } from 'node:module';
 import {
-  type Adapter, type AdapterInfo, type Capabilities, ConfigError, FAILING, type Op, type Outcome, type Rule, RULES, type Status,
-  OP_FIELDS, type OpKind, type Policies, type Topology, encodeOp, ruleById, encodeOutcome, formatCall, formatOp, policyDef, resolveCapabilities, resolvePolicies, validateTopology, worst,
+  type Adapter, AdapterFault, type AdapterInfo, type Capabilities, ConfigError, type Op, type Outcome, RULES, RunInterrupted, type Status,
+  OP_FIELDS, type OpKind, type Topology, adapterText, encodeOp, encodeOutcome, formatCall, formatOp, resolveCapabilities, resolvePolicies, validateTopology,
 } from '../spec/index.ts';
 import { Coverage, type CoverageReport } from '../properties/coverage.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
@@ -16,6 +16,9 @@ import { type Corpus, findingKey, replayCorpus } from './corpus.ts';
 import { runUnits } from './parallel.ts';
 import { type Shard, sliceSeed, splitRuns } from './slices.ts';
 import type { Unit, UnitResult } from './worker-task.ts';
+import { type FamilyLine, type RuleRow, familyRows, ruleVerdicts, summarize } from './verdict.ts';
+
+export type { FamilyLine, RuleRow } from './verdict.ts';
 
 export const SUITE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 export const REPORT_SCHEMA = 1;
@@ -32,7 +35,6 @@ export interface SuiteOptions {
   minOpsPerKind: number;
   /** Highest tolerated share of skipped steps. */
   maxSkipRate: number;
-  onFamily?: (f: FamilyLine) => void;
   /** The failure database: its open findings are replayed first, new ones stored at the end. */
   corpus?: Corpus;
   /** Every finding as soon as it is known (replayed or shrunk), e.g. to append to findings.jsonl. */
@@ -45,19 +47,15 @@ export interface SuiteOptions {
   shard?: Shard;
   /** Wall-clock budget: run until it is spent (then --runs is ignored) and bound shrinking by it. */
   timeMs?: number;
-  /** Stops a parallel run at once (SIGINT, SIGTERM); what finished is reported, the rest INTERRUPTED. */
+  /**
+   * Stops the run (SIGINT, SIGTERM): the case in flight is abandoned, what finished is reported,
+   * rules nothing reached are INTERRUPTED. Workers get a grace period to hand back their results.
+   */
   signal?: AbortSignal;
+  /** Stops at once, without the grace period (a second signal). */
+  hardSignal?: AbortSignal;
   /** Sequences drawn so far across every family (for progress bars and status lines). */
   onProgress?: (p: { sequences: number; findings: number }) => void;
-}
-
-export interface FamilyLine {
-  id: string;
-  title: string;
-  runs: number;
-  ms: number;
-  ops: number;
-  counts: Record<Status, number>;
 }
 
 /** Who a finding is about: enough to replay it with nothing else at hand. */
@@ -106,7 +104,7 @@ export interface Report {
   budget: { seed: number; runs: number; maxSteps: number; timeMs: number | null; workers: number; shard: { index: number; count: number } };
   /** A time budget ended some family before its runs were spent (expected under --time). */
   interrupted: boolean;
-  rules: { id: string; family: string; level: string; title: string; status: Status; checks: number; reason?: string }[];
+  rules: RuleRow[];
   families: FamilyLine[];
   findings: ReportFinding[];
   quality: ReportFinding[];
@@ -119,7 +117,14 @@ export interface Report {
   summary: Record<Status, number> & { exitCode: number };
 }
 
-const emptyCounts = (): Record<Status, number> => ({ PASS: 0, FAIL: 0, NOT_SUPPORTED: 0, QUALITY_WARNING: 0, ADAPTER_ERROR: 0, TIMEOUT: 0, CRASH: 0, INTERRUPTED: 0, UNCHECKED: 0 });
+/** Longest text field of a finding (observed, a trace line): a leaves list can be long, a message need not be. */
+const REPORT_TEXT_MAX = 4000;
+
+/** The wire form of an outcome, its free-text `msg` bounded. */
+function boundedOutcome(op: Op, o: Outcome): Record<string, unknown> {
+  const wire = encodeOutcome(op, o);
+  return typeof wire.msg === 'string' ? { ...wire, msg: adapterText(wire.msg) } : wire;
+}
 
 function readableTrace(trace: readonly TraceEntry[]): string[] {
   const out: string[] = [];
@@ -159,11 +164,13 @@ function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, st
     status,
     family: v.family ?? '',
     op: v.op ? formatOp(v.op) : null,
-    expected: v.expected,
-    observed: v.observed,
-    message: v.message,
-    trace: readableTrace(v.trace),
-    ops: v.trace.map((e) => ({ op: encodeOp(e.op), outcome: encodeOutcome(e.op, e.outcome as Outcome), probe: e.probe })),
+    // The last bound on adapter text (see spec/text.ts): whatever a reply carried, a report
+    // holds a few KiB of it per field, printable.
+    expected: v.expected.map((e) => adapterText(e, REPORT_TEXT_MAX)),
+    observed: adapterText(v.observed, REPORT_TEXT_MAX),
+    ...(v.message !== undefined ? { message: adapterText(v.message, REPORT_TEXT_MAX) } : {}),
+    trace: readableTrace(v.trace).map((l) => adapterText(l, REPORT_TEXT_MAX)),
+    ops: v.trace.map((e) => ({ op: encodeOp(e.op), outcome: boundedOutcome(e.op, e.outcome), probe: e.probe })),
     seed: v.seed ?? opts.seed,
     path: v.path ?? '',
     ignored: v.ignored ?? [],
@@ -176,45 +183,86 @@ function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, st
   return { id: findingKey({ ...f, status }, adapter.name), ...f };
 }
 
-/** Rules a run cannot judge for this adapter, with the reason. */
-function notSupported(rule: Rule, caps: Capabilities, policies: Policies, inProcess: boolean): string | null {
-  const missing = rule.capabilities.filter((c) => !caps[c]);
-  if (missing.length > 0) return `capability ${missing.join(', ')} not declared`;
-  for (const key of rule.policies) {
-    const why = policyDef(key)?.inapplicable?.[policies[key]];
-    if (why) return `${key}=${policies[key]}: ${why}`;
-  }
-  if (inProcess && (rule.id === 'ADAPTER-CRASH' || rule.id === 'ADAPTER-TIMEOUT')) return 'in-process adapter: no process to crash or time out';
-  return null;
-}
-
 /** One family's slices as if they were one run: first finding per rule in slice order. */
 function mergeSlices(family: string, slices: UnitResult[]): FamilyResult {
   const ordered = [...slices].sort((a, b) => a.slice - b.slice);
   const coverage = new Coverage();
   const findings: Finding[] = [];
   const quality: Violation[] = [];
+  const cutShort: Record<string, number> = {};
   for (const s of ordered) {
     coverage.merge(Coverage.fromJSON(s.coverage));
     for (const f of s.findings) if (!findings.some((x) => x.rule === f.rule)) findings.push(f);
     for (const q of s.quality) if (!quality.some((x) => x.rule === q.rule)) quality.push(q);
+    for (const [id, n] of Object.entries(s.cutShort)) cutShort[id] = (cutShort[id] ?? 0) + n;
   }
+  const stopped = ordered.find((s) => s.stopped)?.stopped;
   return {
-    family, findings, quality, coverage,
+    family, findings, quality, coverage, cutShort,
     runs: ordered.reduce((n, s) => n + s.runs, 0),
-    ms: Math.max(...ordered.map((s) => s.ms)),
+    ms: Math.max(0, ...ordered.map((s) => s.ms)),
     interrupted: ordered.some((s) => s.interrupted),
+    ...(stopped !== undefined ? { stopped } : {}),
   };
 }
 
+/** The report of a run in which no test ran: the adapter failed its hello, or the run was stopped during it. */
+function noTestRan(opts: SuiteOptions, why: AdapterFault | RunInterrupted, started: number, families: readonly PropertyFamily[]): Report {
+  const policies = resolvePolicies('linux', {});
+  const who: FindingAdapter = { name: opts.adapterSpec, version: 'unknown', spec: opts.adapterSpec, profile: 'linux', policies: { ...policies }, capabilities: {} };
+  const fault = why instanceof AdapterFault ? why : null;
+  const finding = fault && toReportFinding({ rule: fault.rule, status: fault.status, op: null, expected: ['a hello reply'], observed: fault.message, trace: [], message: 'the adapter failed its hello: no test could run' }, opts, fault.status, who);
+  if (finding) opts.onFinding?.(finding);
+  const reason = fault ? `no test ran: the adapter failed its hello (${fault.rule})` : 'the run was stopped during the hello, before any test';
+  const rules: RuleRow[] = RULES.map((r) => ({
+    id: r.id, family: r.family, level: r.level, title: r.title, checks: 0,
+    ...(r.id === fault?.rule ? { status: fault.status } : { status: (fault ? 'UNCHECKED' : 'INTERRUPTED') as Status, reason }),
+  }));
+  return {
+    schema: REPORT_SCHEMA, suiteVersion: SUITE_VERSION, startedAt: new Date(started).toISOString(), durationMs: Date.now() - started,
+    adapter: { name: who.name, version: who.version, profile: who.profile, policies: who.policies, capabilities: {}, spec: opts.adapterSpec },
+    budget: budgetOf(opts), interrupted: !fault, rules, families: familyRows(families, new Map(), rules), findings: finding ? [finding] : [], quality: [],
+    coverage: { ...new Coverage().toJSON(), skipRate: 0 }, gate: { ok: true, problems: [] }, corpus: null, merged: null,
+    summary: summarize(rules, false),
+  };
+}
+
+const budgetOf = (opts: SuiteOptions): Report['budget'] => ({
+  seed: opts.seed, runs: opts.runs, maxSteps: opts.maxSteps, timeMs: opts.timeMs ?? null, workers: opts.workers ?? 1, shard: opts.shard ?? { index: 0, count: 1 },
+});
+
+/** After the first signal (or the end of a time budget), how long workers get to finish the case in flight. */
+const GRACE_MS = 15_000;
+
 export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Report> {
   const started = Date.now();
-  const info: AdapterInfo = await adapter.hello();
+  const families: PropertyFamily[] = opts.families?.length
+    ? opts.families.map((id) => {
+      const f = FAMILIES_OF_PROPERTIES.find((x) => x.id === id);
+      if (!f) throw new ConfigError(`unknown family '${id}' (known: ${FAMILIES_OF_PROPERTIES.map((x) => x.id).join(', ')})`);
+      return f;
+    })
+    : [...FAMILIES_OF_PROPERTIES];
+  let info: AdapterInfo;
+  // A hello can take long (a model loading, an emulator booting): a signal does not wait for it.
+  const giveUp = () => adapter.interrupt?.();
+  opts.signal?.addEventListener('abort', giveUp, { once: true });
+  try {
+    if (opts.signal?.aborted) throw new RunInterrupted();
+    info = await adapter.hello();
+  } catch (e) {
+    // An adapter that cannot say what it is has failed the first request: a finding, not a crash.
+    if (e instanceof AdapterFault || e instanceof RunInterrupted) return noTestRan(opts, e, started, families);
+    throw e;
+  } finally {
+    opts.signal?.removeEventListener('abort', giveUp);
+  }
   if (!info || typeof info.name !== 'string') throw new ConfigError(`${opts.adapterSpec}: hello() did not return {name, version, profile, …}`);
-  const policies = resolvePolicies(info.profile ?? 'linux', info.policies ?? {});
-  const capabilities = resolveCapabilities(info.profile ?? 'linux', info.capabilities);
+  const profile = info.profile ?? 'linux';
+  const policies = resolvePolicies(profile, info.policies ?? {});
+  const capabilities = resolveCapabilities(profile, info.capabilities);
   const who: FindingAdapter = {
-    name: info.name, version: info.version, spec: opts.adapterSpec, profile: info.profile ?? 'linux', policies: { ...policies }, capabilities,
+    name: adapterText(info.name, 100, true), version: adapterText(info.version, 100, true), spec: opts.adapterSpec, profile, policies: { ...policies }, capabilities,
     ...(opts.adapterOptions ? { options: opts.adapterOptions } : {}),
   };
   const asReport = (v: Violation & Partial<Finding>, status: Status) => toReportFinding(v, opts, status, who);
@@ -225,28 +273,21 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       if (problems.length > 0) throw new ConfigError(`${opts.adapterSpec}: declared topology is invalid: ${problems[0]}`);
     }
   }
-  const families: PropertyFamily[] = opts.families?.length
-    ? opts.families.map((id) => {
-      const f = FAMILIES_OF_PROPERTIES.find((x) => x.id === id);
-      if (!f) throw new ConfigError(`unknown family '${id}' (known: ${FAMILIES_OF_PROPERTIES.map((x) => x.id).join(', ')})`);
-      return f;
-    })
-    : [...FAMILIES_OF_PROPERTIES];
 
   const coverage = new Coverage();
   const findings: ReportFinding[] = [];
   const quality: ReportFinding[] = [];
-  const familyLines: FamilyLine[] = [];
   const gateProblems: string[] = [];
   // A rule broken in one family is set aside in the next: one finding per rule, and the
   // budget goes to finding other bugs.
   const found = new Set(opts.ignore ?? []);
-  const inProcess = !opts.adapterSpec.startsWith(PROCESS_PREFIX);
+  const supervised = typeof adapter.interrupt === 'function';
+  const ctx = { profile, policies, capabilities, topologies };
   const corpusReplay = { replayed: 0, reproduced: 0, fixed: 0 };
   if (opts.corpus && opts.path === undefined) {
     // Known bugs first: each stored case runs once, exactly as found; one that still fails is
     // reported now and its rule set aside for the rest of the run.
-    for (const r of await replayCorpus(opts.corpus, adapter, { profile: info.profile ?? 'linux', policies, capabilities, topologies }, info.name)) {
+    for (const r of await replayCorpus(opts.corpus, adapter, ctx, info.name, opts.signal)) {
       corpusReplay.replayed++;
       if (!r.reproduced) {
         corpusReplay.fixed++;
@@ -260,36 +301,24 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       opts.onFinding?.(rf);
     }
   }
-  const lines = new Map<string, FamilyLine>();
-  /** Folds one family's result into the report: findings, quality, coverage, its line, the gate. */
+  /** Folds one family's result into the report: findings, quality, coverage, the gate. */
   const account = (fam: PropertyFamily, r: FamilyResult) => {
     const fresh = r.findings.filter((f) => !findings.some((x) => x.rule === f.rule));
     for (const f of fresh) found.add(f.rule);
     coverage.merge(r.coverage);
     for (const f of fresh) findings.push(asReport(f, f.status));
     for (const q of r.quality) if (!quality.some((x) => x.rule === q.rule)) quality.push(asReport({ ...q, family: fam.id }, 'QUALITY_WARNING'));
-    const counts = emptyCounts();
-    for (const id of fam.rules) {
-      const bad = r.findings.find((f) => f.rule === id);
-      const rule = ruleById(id)!;
-      counts[bad ? bad.status : r.quality.some((q) => q.rule === id) ? 'QUALITY_WARNING' : notSupported(rule, capabilities, policies, inProcess) ? 'NOT_SUPPORTED' : 'PASS']++;
-    }
-    const ops = [...r.coverage.ops.values()].reduce((s, o) => s + o.total, 0);
-    const line = { id: fam.id, title: fam.title, runs: r.runs, ms: r.ms, ops, counts };
-    lines.set(fam.id, line);
-    opts.onFamily?.(line);
-    if (opts.path === undefined && r.findings.length === 0 && !r.interrupted) {
+    if (opts.path === undefined && r.findings.length === 0 && !r.interrupted && r.stopped === undefined) {
       for (const [kind, w] of Object.entries(fam.weights)) {
         // An op whose capability the adapter lacks is never drawn; that is not a coverage hole.
         const cap = OP_FIELDS[kind as OpKind].capability;
         if (!w || (cap && !capabilities[cap])) continue;
         const drawn = r.coverage.drawn(kind as Op['op']);
-        if (drawn < opts.minOpsPerKind) gateProblems.push(`${fam.id}: ${kind} drawn ${drawn} times (< ${opts.minOpsPerKind})`);
+        if (drawn < opts.minOpsPerKind) gateProblems.push(`${fam.id}: ${kind} drawn ${drawn} times (< ${opts.minOpsPerKind}; a small --runs draws few: raise it or lower --min-ops)`);
       }
       if (r.coverage.skipRate > opts.maxSkipRate) gateProblems.push(`${fam.id}: ${(r.coverage.skipRate * 100).toFixed(1)}% of drawn steps skipped (> ${opts.maxSkipRate * 100}%)`);
     }
   };
-  const ctx = { profile: info.profile ?? 'linux', policies, capabilities, topologies };
   const runnable = families.filter((fam) => (fam.requires ?? []).every((c) => capabilities[c]));
   const shard = opts.shard ?? { index: 0, count: 1 };
   const deadline = opts.timeMs === undefined ? undefined : started + opts.timeMs;
@@ -316,29 +345,50 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       family: fam.id, slice, seed: sliceSeed(opts.seed, shard, slice), runs: n, maxSteps: opts.maxSteps, ignore: [...found],
       ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),
     })));
-    const byFamily = new Map<string, UnitResult[]>();
+    const finished = new Map<string, UnitResult[]>();
+    // Findings come as they are made, so a worker stopped mid-family loses none of them.
+    const streamed = units.map((): Finding[] => []);
     const drawn = new Array<number>(units.length).fill(0);
-    const progress = (i: number, n: number) => {
-      drawn[i] = n;
-      opts.onProgress?.({ sequences: drawn.reduce((a, b) => a + b, 0), findings: findings.length });
-    };
-    await runUnits(units, workers, (u) => {
-      for (const f of u.findings) storeAtOnce(f);
-      byFamily.set(u.family, [...(byFamily.get(u.family) ?? []), u]);
-      const fam = runnable.find((x) => x.id === u.family)!;
-      if (byFamily.get(u.family)!.length === units.filter((x) => x.family === u.family).length) {
-        results.set(u.family, mergeSlices(fam.id, byFamily.get(u.family)!));
-        account(fam, results.get(u.family)!);
-      }
-    }, opts.signal, progress);
+    const done = new Set<number>();
+    await runUnits(units, workers, {
+      onResult: (i, u) => {
+        done.add(i);
+        finished.set(u.family, [...(finished.get(u.family) ?? []), u]);
+      },
+      onFinding: (i, f) => {
+        streamed[i]!.push(f);
+        storeAtOnce(f);
+      },
+      onProgress: (i, n) => {
+        drawn[i] = n;
+        opts.onProgress?.({ sequences: drawn.reduce((a, b) => a + b, 0), findings: streamed.reduce((a, b) => a + b.length, findings.length) });
+      },
+    }, {
+      signal: opts.signal, hardSignal: opts.hardSignal, graceMs: GRACE_MS,
+      ...(deadline !== undefined ? { hardDeadline: deadline + GRACE_MS } : {}),
+    });
+    for (const fam of runnable) {
+      const slices = [...(finished.get(fam.id) ?? [])];
+      // A slice that never finished still counts with what it streamed: its findings.
+      units.forEach((u, i) => {
+        if (u.family === fam.id && !done.has(i) && streamed[i]!.length > 0) {
+          slices.push({ family: fam.id, slice: u.slice, findings: streamed[i]!, quality: [], coverage: new Coverage().toJSON(), runs: 0, ms: 0, interrupted: true, cutShort: {} });
+        }
+      });
+      const complete = units.every((u, i) => u.family !== fam.id || done.has(i));
+      if (slices.length === 0) continue;
+      const merged = mergeSlices(fam.id, slices);
+      results.set(fam.id, complete ? merged : { ...merged, interrupted: true });
+      account(fam, results.get(fam.id)!);
+    }
   } else {
     let before = 0;
     for (const [fi, fam] of runnable.entries()) {
-      // A signal lands between families here (a synchronous adapter holds the thread within one).
       if (opts.signal?.aborted) break;
       const r = await runFamily({ adapter, ...ctx }, fam, {
         seed: sliceSeed(opts.seed, shard, 0), runs, maxSteps: opts.maxSteps, path: opts.path, ignore: [...found], onFinding: storeAtOnce,
         onProgress: (n) => opts.onProgress?.({ sequences: before + n, findings: findings.length }),
+        signal: opts.signal,
         ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),
       });
       results.set(fam.id, r);
@@ -346,69 +396,28 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       before += r.coverage.sequences;
     }
   }
-  // Family lines in catalogue order, whatever order the workers finished in.
-  for (const fam of families) {
-    const r = results.get(fam.id);
-    if (r) familyLines.push(lines.get(fam.id)!);
-    else {
-      const counts = emptyCounts();
-      counts[runnable.includes(fam) ? 'INTERRUPTED' : 'NOT_SUPPORTED'] = fam.rules.length;
-      const line = { id: fam.id, title: fam.title, runs: 0, ms: 0, ops: 0, counts };
-      familyLines.push(line);
-      opts.onFamily?.(line);
-    }
-  }
   const stopped = opts.signal?.aborted === true;
   const interrupted = stopped || [...results.values()].some((r) => r.interrupted);
-  /** Rules whose every family was cut short by a signal: nothing can be said of them. */
-  const unfinished = new Set(stopped ? runnable.filter((f) => !results.has(f.id)).flatMap((f) => f.rules) : []);
-  for (const f of results.values()) for (const fam of runnable) if (fam.id === f.family) for (const id of fam.rules) unfinished.delete(id);
-
-  const rules: Report['rules'] = RULES.map((rule) => {
-    let status: Status = 'PASS';
-    let reason: string | undefined;
-    for (const f of findings) if (f.rule === rule.id) status = worst(status, f.status);
-    if (status === 'PASS' && quality.some((q) => q.rule === rule.id)) status = 'QUALITY_WARNING';
-    // Every reply checks its shape; every test case a process survives in time checks the other two.
-    const checks = coverage.rules.get(rule.id) ?? (rule.id === 'ADAPTER-REPLY' ? coverage.steps : rule.family === 'adapter' && !inProcess ? coverage.sequences : 0);
-    if (status === 'PASS') {
-      const ns = notSupported(rule, capabilities, policies, inProcess);
-      if (ns) {
-        status = 'NOT_SUPPORTED';
-        reason = ns;
-      } else if (unfinished.has(rule.id)) {
-        status = 'INTERRUPTED';
-        reason = 'the run was stopped before a family checking it finished';
-      } else if (checks === 0 && opts.path === undefined && findings.length === 0 && !stopped) {
-        status = 'UNCHECKED';
-        // Not a gate failure: a fixed topology can make a rule unreachable (one IOMMU cannot
-        // be incompatible with itself). It is shown, never counted as a pass.
-        reason = 'no generated case exercised it';
-      }
-    }
-    return { id: rule.id, family: rule.family, level: rule.level, title: rule.title, status, checks, ...(reason ? { reason } : {}) };
+  const rules = ruleVerdicts({
+    families, runnable, results, findings, quality, ruleChecks: coverage.rules, steps: coverage.steps, sequences: coverage.sequences,
+    capabilities, policies, supervised, stopped, replay: opts.path !== undefined,
   });
-
-  const summary = { ...emptyCounts(), exitCode: 0 };
-  for (const r of rules) summary[r.status]++;
-  const failed = rules.some((r) => FAILING.has(r.status));
-  summary.exitCode = failed || gateProblems.length > 0 ? 1 : 0;
   return {
     schema: REPORT_SCHEMA,
     suiteVersion: SUITE_VERSION,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
-    adapter: { name: info.name, version: info.version, profile: info.profile ?? 'linux', policies: { ...policies }, capabilities, spec: opts.adapterSpec },
-    budget: { seed: opts.seed, runs: opts.runs, maxSteps: opts.maxSteps, timeMs: opts.timeMs ?? null, workers, shard },
+    adapter: { name: who.name, version: who.version, profile, policies: { ...policies }, capabilities, spec: opts.adapterSpec },
+    budget: { ...budgetOf(opts), workers, shard },
     interrupted,
     rules,
-    families: familyLines,
+    families: familyRows(families, results, rules),
     findings,
     quality,
     coverage: { ...coverage.toJSON(), skipRate: coverage.skipRate },
     gate: { ok: gateProblems.length === 0, problems: gateProblems },
     corpus: opts.corpus ? { dir: opts.corpus.dir, ...corpusReplay } : null,
     merged: null,
-    summary,
+    summary: summarize(rules, gateProblems.length > 0),
   };
 }

@@ -3,5 +3,6 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { default: runUnit } = await import('./worker-task.ts');
+const { default: runUnit, teardown } = await import('./worker-task.ts');
 export default runUnit;
+export { teardown };

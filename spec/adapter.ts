@@ -19,6 +19,12 @@ export interface Adapter {
    * right after calling reset and before that settles: the ops must queue behind the reset.
    */
   pipeline?(ops: readonly Op[]): Promise<Outcome>[];
+  /**
+   * Optional, for supervised transports (a child process): give up at once on every request
+   * still outstanding, rejecting each with `RunInterrupted`, and start afresh at the next reset.
+   * The suite calls it when the run is stopped (a signal, the end of a time budget).
+   */
+  interrupt?(): void;
   close?(): MaybePromise<void>;
 }
 
@@ -27,6 +33,17 @@ export type AdapterFactory = () => MaybePromise<Adapter>;
 
 export function isThenable<T>(v: MaybePromise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown })?.then === 'function';
+}
+
+/**
+ * A request abandoned because the run is stopping (a signal, the end of a time budget), not
+ * because the adapter did anything wrong: the case is unfinished, never a finding.
+ */
+export class RunInterrupted extends Error {
+  override name = 'RunInterrupted';
+  constructor() {
+    super('the run was stopped before this request was answered');
+  }
 }
 
 /** The adapter rules an out-of-process adapter can break without giving a wrong answer. */

@@ -5,6 +5,7 @@ export * from './ops.ts';
 export * from './policies.ts';
 export * from './profiles.ts';
 export * from './format.ts';
+export * from './text.ts';
 export * from './wire.ts';
 export * from './handshake.ts';
 export * from './results.ts';

@@ -107,6 +107,8 @@ export function encodeOutcome(op: Op, outcome: Outcome): Record<string, Json> {
 export function decodeOutcome(op: Op, obj: unknown): Outcome {
   if (typeof obj !== 'object' || obj === null) throw new WireError(`reply to ${op.op}: expected an object`);
   const o = obj as Record<string, unknown>;
+  // Either answer, never both: a reader could take either, so the reply means nothing.
+  if ('err' in o && 'ok' in o) throw new WireError(`reply to ${op.op}: both ok and err`);
   if ('err' in o) {
     if (!isErrno(o.err)) throw new WireError(`reply to ${op.op}: unknown errno ${JSON.stringify(o.err)}`);
     if (o.msg !== undefined && typeof o.msg !== 'string') throw new WireError(`reply to ${op.op}: msg must be a string`);
@@ -134,6 +136,7 @@ const IN_PROCESS_TYPES: Partial<Record<FieldKind, string>> = { u64: 'bigint', in
 export function outcomeShapeProblem(op: Op, outcome: unknown, caps: Capabilities = {}): string | null {
   if (typeof outcome !== 'object' || outcome === null) return `reply to ${op.op} is ${String(outcome)}, not {ok} or {err}`;
   const o = outcome as Record<string, unknown>;
+  if ('err' in o && 'ok' in o) return `reply to ${op.op}: both ok and err`;
   if ('err' in o) return isErrno(o.err) ? null : `reply to ${op.op}: unknown errno ${JSON.stringify(o.err)}`;
   if (typeof o.ok !== 'object' || o.ok === null) return `reply to ${op.op} has neither ok nor err`;
   const ok = o.ok as Record<string, unknown>;

@@ -1,33 +1,50 @@
-// An adapter in another process, spoken to over the stdio protocol (spec/protocol.md). It looks
-// like any in-process adapter to the checker; everything that can go wrong with a process —
-// malformed or out-of-order replies, stray output, silence, death — becomes an AdapterFault
-// that the checker reports as a finding, and the next test case gets a fresh process.
+// An adapter in another process, spoken to over the stdio protocol (spec/protocol.md): a user's
+// command line (`--adapter-cmd`), or the suite's own host running an in-process adapter module
+// (host.ts). It looks like any in-process adapter to the checker; everything that can go wrong
+// with a process — malformed or out-of-order replies, stray output, silence, death, a closed
+// stdout — becomes an AdapterFault that the checker reports as a finding, and the next test case
+// gets a fresh process.
 
 import {
-  type Adapter, AdapterFault, type AdapterInfo, ConfigError, type Op, type Outcome, PROTOCOL_VERSION, type Topology,
-  WireError, decodeHello, decodeOutcome, encodeOp, encodeTopology,
+  type Adapter, AdapterFault, type AdapterInfo, ConfigError, type Op, type Outcome, PROTOCOL_VERSION, RunInterrupted, type Topology,
+  WireError, adapterText, decodeHello, decodeOutcome, encodeOp, encodeTopology,
 } from '../../spec/index.ts';
-import { AdapterChild, type ChildExit, describeExit } from './child.ts';
+import { AdapterChild, type ChildExit, type Launch, describeExit } from './child.ts';
 
 export interface ProcessAdapterOptions {
   /** The command line; run by /bin/sh so it may use quoting, variables and redirections. */
-  command: string;
+  command?: string;
+  /** Or a program and its arguments, run directly (the suite's own host). */
+  argv?: readonly string[];
+  /** How messages name the adapter (default: the command line). */
+  describe?: string;
   /** Longest wait for any one reply, counted from when it became the oldest outstanding. */
   requestTimeoutMs?: number;
   /** Longest a whole test case (reset to last reply) may take. */
   caseTimeoutMs?: number;
+  /** Longest wait for the hello reply of a fresh process (it may load a model, boot an emulator). */
+  helloTimeoutMs?: number;
   cwd?: string;
 }
+
+export const DEFAULT_TIMEOUTS = { requestMs: 10_000, caseMs: 120_000, helloMs: 60_000 } as const;
 
 interface Pending {
   id: number;
   what: string;
+  timeoutMs: number;
+  /** Counts against the test case's deadline (everything but a fresh process's hello). */
+  inCase: boolean;
   decode(body: Record<string, unknown>): unknown;
   resolve(v: unknown): void;
   reject(e: unknown): void;
 }
 
-const excerpt = (s: string) => (s.length > 120 ? JSON.stringify(s.slice(0, 120)) + '…' : JSON.stringify(s));
+const excerpt = (s: string) => JSON.stringify(adapterText(s, 120));
+
+/** Exit statuses during the hello that mean the command could not be run at all (sh: not found,
+ * not executable; the suite's host: the module cannot be loaded): bad input, not a finding. */
+const CANNOT_START = new Set([2, 126, 127]);
 
 export class ProcessAdapter implements Adapter {
   private child: AdapterChild | null = null;
@@ -39,23 +56,35 @@ export class ProcessAdapter implements Adapter {
   private caseDeadline = Infinity;
   /** A breach noticed when no request was outstanding: the next request reports it. */
   private latent: AdapterFault | null = null;
+  private readonly launch: Launch;
   private readonly requestTimeoutMs: number;
   private readonly caseTimeoutMs: number;
+  private readonly helloTimeoutMs: number;
+  readonly describe: string;
 
   constructor(private readonly opts: ProcessAdapterOptions) {
-    this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
-    this.caseTimeoutMs = opts.caseTimeoutMs ?? 120_000;
+    if (opts.argv) this.launch = { argv: opts.argv };
+    else if (opts.command !== undefined) this.launch = { command: opts.command };
+    else throw new ConfigError('a process adapter needs a command or an argv');
+    this.describe = opts.describe ?? `adapter command \`${opts.command ?? opts.argv!.join(' ')}\``;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_TIMEOUTS.requestMs;
+    this.caseTimeoutMs = opts.caseTimeoutMs ?? DEFAULT_TIMEOUTS.caseMs;
+    this.helloTimeoutMs = opts.helloTimeoutMs ?? DEFAULT_TIMEOUTS.helloMs;
   }
 
-  /** Starts the process and checks it speaks our protocol; a failure here is a configuration error. */
+  /**
+   * Starts the process and checks it speaks our protocol. A command that cannot run or speaks
+   * another protocol version is a ConfigError; an adapter that answers its hello wrongly, dies
+   * or hangs in it throws the AdapterFault (a finding: no test can run).
+   */
   async hello(): Promise<AdapterInfo> {
     if (this.info) return this.info;
     try {
       this.info = await this.start();
     } catch (e) {
       this.child?.kill();
-      const why = e instanceof AdapterFault || e instanceof WireError ? e.message : String(e);
-      throw new ConfigError(`adapter command \`${this.opts.command}\` failed its hello: ${why}`);
+      if (e instanceof ConfigError) throw e;
+      throw e instanceof AdapterFault ? e : new AdapterFault('ADAPTER-REPLY', `hello: ${adapterText((e as Error).message)}`);
     }
     return this.info;
   }
@@ -69,6 +98,7 @@ export class ProcessAdapter implements Adapter {
       return Promise.reject(e);
     }
     const started = this.child?.alive ? null : this.start();
+    started?.catch(() => {});
     this.caseDeadline = Date.now() + this.caseTimeoutMs;
     const reset = this.request({ op: 'reset', topology: encodeTopology(topology) }, 'reset', () => undefined);
     return Promise.all([started, reset]).then(() => undefined);
@@ -86,23 +116,40 @@ export class ProcessAdapter implements Adapter {
     return out;
   }
 
+  interrupt(): void {
+    this.caseDeadline = Infinity;
+    if (this.queue.length === 0) return;
+    // Whatever the process is doing, nobody will read it: the next case starts a fresh one.
+    this.child?.kill();
+    this.fail(new RunInterrupted());
+  }
+
   async close(): Promise<void> {
     this.clearTimer();
-    await this.child?.stop(2000);
+    const child = this.child;
     this.child = null;
+    await child?.stop(2000);
   }
 
   /** Spawns a fresh process and queues its hello; the promise settles with the hello reply. */
   private start(): Promise<AdapterInfo> {
     this.child?.kill();
-    const child = new AdapterChild(this.opts.command, {
+    this.latent = null;
+    const child: AdapterChild = new AdapterChild(this.launch, {
       line: (l) => this.onLine(child, l),
-      overlong: (n) => this.breach(child, `a stdout line exceeded ${n} bytes without a newline`),
+      overlong: (n) => child === this.child && this.breach(child, `a stdout line exceeded ${n} bytes without a newline`),
+      eof: () => {
+        if (child !== this.child) return;
+        child.kill();
+        this.fail(new AdapterFault('ADAPTER-CRASH', `the adapter closed its stdout while still running${this.queue[0] ? ` (request #${this.queue[0].id}, ${this.queue[0].what}, unanswered)` : ''}: it can never answer again`));
+      },
       exit: (e) => this.onExit(child, e),
     }, this.opts.cwd);
     this.child = child;
     return this.request({ op: 'hello', protocol: PROTOCOL_VERSION }, 'hello', (b) => {
-      if (!('ok' in b)) throw new WireError(`hello refused: ${JSON.stringify(b)}`);
+      if (!('ok' in b)) throw new WireError(`hello refused: ${excerpt(JSON.stringify(b))}`);
+      const speaks = (b.ok as { protocol?: unknown } | null)?.protocol;
+      if (speaks !== PROTOCOL_VERSION) throw new ConfigError(`${this.describe} speaks protocol ${adapterText(JSON.stringify(speaks ?? null), 40)}, this suite speaks ${PROTOCOL_VERSION}`);
       return decodeHello(b.ok);
     }) as Promise<AdapterInfo>;
   }
@@ -117,12 +164,13 @@ export class ProcessAdapter implements Adapter {
   private enqueue(what: string, decode: Pending['decode'], render: (id: number) => void): Promise<unknown> {
     const id = this.nextId++;
     render(id);
+    const hello = what === 'hello';
     return new Promise((resolve, reject) => {
       if (!this.child?.alive) {
         reject(new AdapterFault('ADAPTER-CRASH', `the adapter process is not running (request #${id}, ${what})`));
         return;
       }
-      this.queue.push({ id, what, decode, resolve, reject });
+      this.queue.push({ id, what, decode, resolve, reject, timeoutMs: hello ? this.helloTimeoutMs : this.requestTimeoutMs, inCase: !hello });
       if (this.queue.length === 1) this.armTimer();
     });
   }
@@ -138,7 +186,7 @@ export class ProcessAdapter implements Adapter {
     }
     const id = (msg as { id?: unknown } | null)?.id;
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg) || typeof id !== 'number' || !Number.isSafeInteger(id)) {
-      return this.breach(child, `stdout line is not a reply with a numeric id: ${excerpt(line)}`);
+      return this.breach(child, `stdout line is not a reply with an integer id: ${excerpt(line)}`);
     }
     const head = this.queue[0];
     if (!head) return this.breach(child, `unsolicited reply ${excerpt(line)}: no request is outstanding`);
@@ -149,23 +197,36 @@ export class ProcessAdapter implements Adapter {
     this.queue.shift();
     this.lastAnswered = id;
     this.armTimer();
+    const body = msg as Record<string, unknown>;
+    // The adapter says it could not answer (an in-process model threw): a broken reply, but the
+    // stream is still in step, so the process is kept.
+    if ('fault' in body) {
+      head.reject(new AdapterFault('ADAPTER-REPLY', typeof body.fault === 'string' ? adapterText(body.fault) : `reply #${id} (${head.what}): fault must be a string`));
+      return;
+    }
     try {
-      head.resolve(head.decode(msg as Record<string, unknown>));
+      head.resolve(head.decode(body));
     } catch (e) {
-      head.reject(new AdapterFault('ADAPTER-REPLY', `reply #${id} (${head.what}): ${(e as Error).message}`));
+      if (e instanceof ConfigError) return head.reject(e);
+      head.reject(new AdapterFault('ADAPTER-REPLY', `reply #${id} (${head.what}): ${adapterText((e as Error).message)}`));
     }
   }
 
   private onExit(child: AdapterChild, e: ChildExit): void {
     if (child !== this.child) return;
+    const head = this.queue[0];
     if (e.killed) {
       // Whatever caused the kill was reported; nothing may wait on this process any more.
-      if (this.queue.length > 0) this.fail(new AdapterFault('ADAPTER-CRASH', 'the adapter process was stopped by the suite'));
+      if (head) this.fail(new AdapterFault('ADAPTER-CRASH', 'the adapter process was stopped by the suite'));
       return;
     }
     const lastWords = child.stderr().filter((l) => l.trim() !== '').slice(-4);
     const stderr = lastWords.length > 0 ? `; stderr: ${lastWords.join(' | ')}` : '';
-    const when = this.queue[0] ? `with request #${this.queue[0].id} (${this.queue[0].what}) unanswered` : 'between requests';
+    if (head?.what === 'hello' && e.code !== null && CANNOT_START.has(e.code)) {
+      this.fail(new ConfigError(`${this.describe} could not start (${describeExit(e)})${stderr}`));
+      return;
+    }
+    const when = head ? `with request #${head.id} (${head.what}) unanswered` : 'between requests';
     this.fail(new AdapterFault('ADAPTER-CRASH', `the adapter process died (${describeExit(e)}) ${when}${stderr}`));
   }
 
@@ -175,10 +236,10 @@ export class ProcessAdapter implements Adapter {
     this.fail(new AdapterFault('ADAPTER-REPLY', message));
   }
 
-  private fail(fault: AdapterFault): void {
+  private fail(fault: Error): void {
     this.clearTimer();
     const pending = this.queue.splice(0);
-    if (pending.length === 0) this.latent ??= fault;
+    if (pending.length === 0 && fault instanceof AdapterFault) this.latent ??= fault;
     for (const p of pending) p.reject(fault);
   }
 
@@ -192,10 +253,11 @@ export class ProcessAdapter implements Adapter {
     this.clearTimer();
     const head = this.queue[0];
     if (!head) return;
-    const wait = Math.max(0, Math.min(this.requestTimeoutMs, this.caseDeadline - Date.now()));
-    const caseBound = this.caseDeadline - Date.now() < this.requestTimeoutMs;
+    const caseLeft = head.inCase ? this.caseDeadline - Date.now() : Infinity;
+    const wait = Math.max(0, Math.min(head.timeoutMs, caseLeft));
+    const caseBound = caseLeft < head.timeoutMs;
     this.timer = setTimeout(() => {
-      const limit = caseBound ? `the test case's ${this.caseTimeoutMs} ms` : `${this.requestTimeoutMs} ms`;
+      const limit = caseBound ? `the test case's ${this.caseTimeoutMs} ms` : `${head.timeoutMs} ms`;
       this.child?.kill();
       this.fail(new AdapterFault('ADAPTER-TIMEOUT', `no reply to request #${head.id} (${head.what}) within ${limit}`));
     }, wait);

@@ -1,25 +1,40 @@
-// The adapter's process: started through the shell (the user gave a command line), in its own
-// process group so that a kill reaches whatever the shell started. Keeps the last lines of its
-// stderr, because that is what explains a crash.
+// The adapter's process: a user's command line run by /bin/sh, or an argv (the suite's own host
+// for in-process adapters), in a process group of its own so that a kill reaches whatever it
+// started. Keeps the last lines of its stderr, because that is what explains a crash.
+//
+// Nothing an adapter does may hang the suite, so the end of the process is its exit, not the
+// end of its output: a grandchild that inherited stdout would otherwise keep us waiting forever.
+// Every process an adapter starts carries a tag in its environment; whatever still carries it
+// when the adapter is gone (a daemon that called setsid, an orphan holding the pipe) is killed.
 
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
+import { adapterText } from '../../spec/index.ts';
 import { LineSplitter } from './lines.ts';
+import { ADAPTER_TAG, reapTagged } from './reap.ts';
 
 const STDERR_LINES = 12;
+/** After the process exits, how long output already written may take to drain. */
+const DRAIN_MS = 250;
 
 export interface ChildExit {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** The suite ended it (timeout, breach or close): not a crash. */
+  /** The suite ended it (timeout, breach, interrupt or close): not a crash. */
   killed: boolean;
 }
 
 export interface ChildEvents {
   line(line: string): void;
   overlong(bytes: number): void;
+  /** stdout ended while the process lives on: it can never answer again. */
+  eof(): void;
   exit(e: ChildExit): void;
 }
+
+/** A shell command line (the user's) or an argv run directly (the suite's own host). */
+export type Launch = { command: string } | { argv: readonly string[] };
 
 const live = new Set<AdapterChild>();
 // A hung adapter ignores the end of its stdin; do not leave it behind when the suite exits.
@@ -33,22 +48,52 @@ export class AdapterChild {
   private stderrPartial = '';
   private killedBySuite = false;
   private exited = false;
+  private readonly tag = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  private readonly gone: Promise<void>;
   readonly started = Date.now();
 
-  constructor(readonly command: string, events: ChildEvents, cwd?: string) {
-    this.proc = spawn('/bin/sh', ['-c', command], { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(launch: Launch, events: ChildEvents, cwd?: string) {
+    const [file, args] = 'command' in launch ? ['/bin/sh', ['-c', launch.command]] : [launch.argv[0]!, launch.argv.slice(1)];
+    this.proc = spawn(file, args, { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, [ADAPTER_TAG]: this.tag } });
     live.add(this);
-    const lines = new LineSplitter((l) => events.line(l), (n) => events.overlong(n));
+    const lines = new LineSplitter((l) => this.alive && events.line(l), (n) => this.alive && events.overlong(n));
+    let stdoutEnded = false;
+    const drained = new Promise<void>((r) => this.proc.stdout.once('close', () => r()));
     this.proc.stdout.on('data', (b: Buffer) => lines.push(b));
+    this.proc.stdout.once('end', () => {
+      stdoutEnded = true;
+      // Ended and the process lives on: it closed stdout and can never answer again. (A process
+      // that is exiting closes stdout first; give its exit a moment to be the story.)
+      setTimeout(() => {
+        if (!this.exited && this.alive) events.eof();
+      }, DRAIN_MS).unref();
+    });
     this.proc.stderr.on('data', (b: Buffer) => this.keepStderr(b.toString('utf8')));
     // Writing to a dead child fails with EPIPE; the exit event already tells the story.
     this.proc.stdin.on('error', () => {});
+    this.proc.stdout.on('error', () => {});
+    this.proc.stderr.on('error', () => {});
     this.proc.on('error', (e) => this.keepStderr(`[suite] cannot start the adapter: ${e.message}\n`));
-    // 'close' comes after stdout is drained, so every reply the child wrote is seen first.
-    this.proc.on('close', (code, signal) => {
-      this.exited = true;
-      live.delete(this);
-      events.exit({ code, signal, killed: this.killedBySuite });
+    this.gone = new Promise((resolve) => {
+      this.proc.once('exit', (code, signal) => {
+        this.exited = true;
+        // Replies written just before the exit are still in the pipe: read them first, but do
+        // not wait on a grandchild that holds stdout open.
+        let finished = false;
+        const finish = () => {
+          if (finished) return;
+          finished = true;
+          clearTimeout(timer);
+          if (!stdoutEnded) this.proc.stdout.destroy();
+          this.proc.stderr.destroy();
+          this.cleanUp();
+          live.delete(this);
+          events.exit({ code, signal, killed: this.killedBySuite });
+          resolve();
+        };
+        const timer = setTimeout(finish, DRAIN_MS);
+        void drained.then(finish);
+      });
     });
   }
 
@@ -57,44 +102,68 @@ export class AdapterChild {
     return !this.exited && !this.killedBySuite;
   }
 
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
   write(text: string): void {
-    if (!this.exited) this.proc.stdin.write(text);
+    if (this.alive && this.proc.stdin.writable) this.proc.stdin.write(text);
   }
 
   /** Ends stdin: a conforming adapter exits at EOF. */
   end(): void {
-    this.proc.stdin.end();
+    if (this.proc.stdin.writable) this.proc.stdin.end();
   }
 
+  /** Kills the process, its group and everything else it started; its output is ignored from now on. */
   kill(): void {
-    if (this.exited) return;
-    this.killedBySuite = true;
-    try {
-      process.kill(-this.proc.pid!, 'SIGKILL');
-    } catch {
-      this.proc.kill('SIGKILL');
+    if (!this.killedBySuite) {
+      this.killedBySuite = true;
+      this.proc.stdout.removeAllListeners('data');
     }
+    if (this.exited) return;
+    this.cleanUp();
   }
 
-  /** Resolves once the process is gone (or after `ms`, killing it). */
+  /** Resolves once the process is gone (ending stdin first; killing it after `ms`). */
   async stop(ms: number): Promise<void> {
-    if (this.exited) return;
-    const gone = new Promise<void>((r) => this.proc.once('close', () => r()));
-    this.end();
-    const timer = setTimeout(() => this.kill(), ms);
-    await gone;
-    clearTimeout(timer);
+    if (!this.exited) {
+      this.end();
+      const timer = setTimeout(() => this.kill(), ms);
+      await this.gone;
+      clearTimeout(timer);
+    }
+    // An adapter that exited cleanly may still have left children behind.
+    this.cleanUp();
   }
 
   stderr(): string[] {
-    return this.stderrPartial ? [...this.stderrTail, this.stderrPartial] : [...this.stderrTail];
+    const partial = this.stderrPartial.trim() ? [adapterText(this.stderrPartial, 300)] : [];
+    return [...this.stderrTail, ...partial];
+  }
+
+  /** SIGKILL to the process group, then to every process that carries this adapter's tag. */
+  private cleanUp(): void {
+    try {
+      process.kill(-this.proc.pid!, 'SIGKILL');
+    } catch {
+      // The group is empty already.
+    }
+    if (!this.exited) {
+      try {
+        this.proc.kill('SIGKILL');
+      } catch {
+        // Gone between the two.
+      }
+    }
+    reapTagged(ADAPTER_TAG, this.tag);
   }
 
   private keepStderr(text: string): void {
     const parts = (this.stderrPartial + text).split('\n');
     this.stderrPartial = parts.pop()!.slice(-300);
-    for (const p of parts) {
-      this.stderrTail.push(p.length > 300 ? p.slice(0, 300) + '…' : p);
+    for (const p of parts.slice(-STDERR_LINES)) {
+      this.stderrTail.push(adapterText(p, 300));
       if (this.stderrTail.length > STDERR_LINES) this.stderrTail.shift();
     }
   }
