@@ -57,6 +57,13 @@ export interface CheckerConfig {
    * that chose every canonical outcome would be sent (pipelining predicts with it).
    */
   selfPlay?: boolean;
+  /**
+   * With selfPlay: the outcomes the adapter really gave for the first ops, taken as given (they
+   * were judged legal), so the prediction of the rest follows the adapter's choices.
+   */
+  forced?: readonly Outcome[];
+  /** One request at a time even when the adapter can pipeline. */
+  lockstep?: boolean;
   /** Rules already reported this run: a sequence that breaks only these ends quietly. */
   ignore: ReadonlySet<string>;
   coverage: Coverage;
@@ -75,7 +82,9 @@ export function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: 
   /** Sends one op and judges it; returns a violation that ends the sequence, or null. */
   function* one(op: Op, probe: boolean, blame?: string): Generator<Op, Violation | 'stop' | { post?: string } , Outcome> {
     if (cfg.selfPlay) {
-      trace.push({ op, outcome: model.act(op), probe });
+      const given = cfg.forced?.[trace.length];
+      if (given !== undefined) model.judge(op, given);
+      trace.push({ op, outcome: given ?? model.act(op), probe });
       return {};
     }
     const outcome = yield op;
@@ -261,7 +270,7 @@ export function adapterThrew(op: Op | null, e: unknown, trace: TraceEntry[]): Se
  * synchronously; otherwise a promise.
  */
 export function runSequence(adapter: Adapter, steps: readonly RawStep[], cfg: CheckerConfig): SequenceResult | Promise<SequenceResult> {
-  if (adapter.pipeline) return runPipelined(adapter as PipelinedAdapter, steps, cfg);
+  if (adapter.pipeline && !cfg.lockstep) return runPipelined(adapter as PipelinedAdapter, steps, cfg);
   const trace: TraceEntry[] = [];
   const gen = sequence(steps, cfg, trace);
   const fail = (op: Op | null, e: unknown) => adapterThrew(op, e, trace);

@@ -2,11 +2,12 @@
 // sequence depend on earlier replies, so they cannot simply be sent ahead. But a conforming
 // adapter mostly answers what the reference would, so the reference predicts the whole stream:
 // the checker sends it at once and then walks the real sequence, consuming replies while the
-// op it wants is the op that was sent. At the first op that differs (an adapter chose another
-// legal outcome, or broke a rule), the adapter is reset, the real prefix is replayed, and the
-// rest of the sequence goes one op at a time.
+// op it wants is the op that was sent. At the first op that differs (the adapter chose another
+// legal outcome, or broke a rule), the adapter is reset, and the real prefix is sent again
+// together with a new prediction of the rest that takes the adapter's real answers as given:
+// one round trip per divergence, not one per op after it.
 
-import { type Adapter, type Op, type Outcome, encodeOp } from '../spec/index.ts';
+import { type Adapter, AdapterFault, type Op, type Outcome, encodeOp } from '../spec/index.ts';
 import { type CheckerConfig, type SequenceResult, type TraceEntry, adapterThrew, sequence } from './checker.ts';
 import { Coverage } from './coverage.ts';
 import type { RawStep } from './steps.ts';
@@ -18,32 +19,45 @@ const key = (op: Op) => JSON.stringify(encodeOp(op));
 /** Credits of predictions, which nobody reads. */
 const UNCOUNTED = new Coverage();
 
-/** The ops the checker would send to an adapter that answers exactly as the reference does. */
-export function predictOps(steps: readonly RawStep[], cfg: CheckerConfig): Op[] {
+/**
+ * The ops the checker would send to an adapter that answers exactly as the reference does —
+ * after giving the `forced` outcomes to the first ops, when there are any.
+ */
+export function predictOps(steps: readonly RawStep[], cfg: CheckerConfig, forced: readonly Outcome[] = []): Op[] {
   const trace: TraceEntry[] = [];
   // Self-play never yields: the first step runs the whole sequence.
-  sequence(steps, { ...cfg, selfPlay: true, coverage: UNCOUNTED, ignore: new Set() }, trace).next();
+  sequence(steps, { ...cfg, selfPlay: true, forced, coverage: UNCOUNTED, ignore: new Set() }, trace).next();
   return trace.map((t) => t.op);
 }
 
+/** Predicted ops in flight: each with the promise of its reply, `from` the index of the first. */
+interface Flight {
+  from: number;
+  keys: string[];
+  replies: Promise<Outcome>[];
+}
+
+function send(adapter: PipelinedAdapter, ops: readonly Op[], from: number): Flight {
+  const replies = adapter.pipeline(ops);
+  // Replies nobody waits for (after a divergence or a violation) must not surface as unhandled.
+  for (const p of replies) p.catch(() => {});
+  return { from, keys: ops.map(key), replies };
+}
+
 export async function runPipelined(adapter: PipelinedAdapter, steps: readonly RawStep[], cfg: CheckerConfig): Promise<SequenceResult> {
-  const predicted = predictOps(steps, cfg);
-  const keys = predicted.map(key);
   const trace: TraceEntry[] = [];
   const fail = (op: Op | null, e: unknown) => adapterThrew(op, e, trace);
 
   // The reset and the whole predicted case go out together: one round trip per case.
   let reset: Promise<void>;
-  let inflight: Promise<Outcome>[];
+  let flight: Flight;
   try {
     reset = Promise.resolve(adapter.reset(cfg.topology));
     reset.catch(() => {});
-    inflight = adapter.pipeline(predicted);
+    flight = send(adapter, predictOps(steps, cfg), 0);
   } catch (e) {
     return fail(null, e);
   }
-  // Replies nobody waits for (after a divergence or a violation) must not surface as unhandled.
-  for (const p of inflight) p.catch(() => {});
   try {
     await reset;
   } catch (e) {
@@ -53,21 +67,19 @@ export async function runPipelined(adapter: PipelinedAdapter, steps: readonly Ra
   const gen = sequence(steps, cfg, trace);
   let next = gen.next();
   let i = 0;
-  let lockstep = false;
   while (!next.done) {
     const op = next.value;
     let out: Outcome;
     try {
-      if (!lockstep && i < predicted.length && key(op) === keys[i]) {
-        out = await inflight[i]!;
-      } else {
-        if (!lockstep && i < predicted.length) {
-          const problem = await rebuild(adapter, cfg, trace);
-          if (problem) return problem;
-        }
-        lockstep = true;
-        out = await adapter.exec(op);
+      const k = i - flight.from;
+      if (k >= flight.keys.length || key(op) !== flight.keys[k]) {
+        // Ran out of prediction, or it went another way: start again from the real prefix.
+        const rebuilt = await rebuild(adapter, steps, cfg, trace, flight, k);
+        if ('violation' in rebuilt) return rebuilt;
+        flight = rebuilt;
+        if (key(op) !== flight.keys[0]) throw new Error(`the prediction after op #${i} does not start with ${key(op)}`);
       }
+      out = await flight.replies[i - flight.from]!;
     } catch (e) {
       return fail(op, e);
     }
@@ -79,13 +91,33 @@ export async function runPipelined(adapter: PipelinedAdapter, steps: readonly Ra
 
 /**
  * The adapter ran predicted ops the real sequence does not want: bring it back to the state
- * after the real prefix. A deterministic adapter answers the replay exactly as before.
+ * after the real prefix, and send a new prediction of the rest behind it. A deterministic
+ * adapter answers the replayed prefix exactly as before.
  */
-async function rebuild(adapter: PipelinedAdapter, cfg: CheckerConfig, trace: TraceEntry[]): Promise<SequenceResult | null> {
-  await adapter.reset(cfg.topology);
-  const again = await Promise.all(adapter.pipeline(trace.map((t) => t.op)));
+async function rebuild(adapter: PipelinedAdapter, steps: readonly RawStep[], cfg: CheckerConfig, trace: TraceEntry[], old: Flight, used: number): Promise<Flight | SequenceResult> {
+  const reset = Promise.resolve(adapter.reset(cfg.topology));
+  reset.catch(() => {});
+  const all = predictOps(steps, cfg, trace.map((t) => t.outcome));
+  const prefix = send(adapter, trace.map((t) => t.op), 0);
+  const rest = send(adapter, all.slice(trace.length), trace.length);
+  await reset;
+  // Replies come in request order, so every reply to the abandoned prediction is in by now. One
+  // the case did not need is still the adapter's answer: a malformed one is a finding too.
+  const unused = await Promise.allSettled(old.replies.slice(used));
+  const broken = unused.findIndex((r) => r.status === 'rejected' && r.reason instanceof AdapterFault && r.reason.rule === 'ADAPTER-REPLY');
+  if (broken !== -1) {
+    const fault = (unused[broken] as PromiseRejectedResult).reason as AdapterFault;
+    return {
+      violation: {
+        rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op: null, expected: ['a well-formed reply'], trace: [...trace],
+        observed: `${fault.message} (a reply to a request sent ahead of the case, which then went another way)`,
+      },
+      quality: [], ops: trace.length, fired: false,
+    };
+  }
+  const again = await Promise.all(prefix.replies);
   const differs = trace.findIndex((t, j) => JSON.stringify(t.outcome, big) !== JSON.stringify(again[j], big));
-  if (differs === -1) return null;
+  if (differs === -1) return rest;
   const t = trace[differs]!;
   return {
     violation: {

@@ -77,7 +77,7 @@ function maybeThen<T, R>(v: T | Promise<T>, f: (t: T) => R | Promise<R>): R | Pr
 const MAX_INJECTION_POINTS = 64;
 /** Shrink attempts that hang (a timeout each) or crash (a process restart each) before shrinking stops. */
 const MAX_TIMEOUTS_SHRINKING = 8;
-const MAX_CRASHES_SHRINKING = 30;
+const MAX_CRASHES_SHRINKING = 20;
 /** Each further hang costs a whole timeout; each further crash a process restart. */
 const MAX_HANGS_AFTER_REPORT = 3;
 const MAX_CRASHES_AFTER_REPORT = 25;
@@ -97,15 +97,18 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
 
   // Capabilities the profile's interface has and the adapter did not mention still apply.
   const capabilities = resolveCapabilities(ctx.profile ?? 'linux', ctx.capabilities);
-  const config = (topology: Topology, cov: Coverage, failNth?: number): CheckerConfig => ({
-    topology, policies: ctx.policies, capabilities, weights: family.weights, bias: family.bias, ignore, coverage: cov, failNth,
+  const config = (topology: Topology, cov: Coverage, lockstep: boolean, failNth?: number): CheckerConfig => ({
+    topology, policies: ctx.policies, capabilities, weights: family.weights, bias: family.bias, ignore, coverage: cov, failNth, lockstep,
   });
-  const run = (topology: Topology, steps: readonly RawStep[], cov: Coverage, failNth?: number) => runSequence(ctx.adapter, steps, config(topology, cov, failNth));
+  const run = (topology: Topology, steps: readonly RawStep[], cov: Coverage, lockstep: boolean, failNth?: number) =>
+    runSequence(ctx.adapter, steps, config(topology, cov, lockstep, failNth));
   // A sweep moves the injection point along the sequence until a run no longer hits it.
-  const sweep = (topology: Topology, steps: readonly RawStep[], cov: Coverage, n: number): SequenceResult | Promise<SequenceResult> =>
-    maybeThen(run(topology, steps, cov, n), (r) => (r.violation || !r.fired || n >= MAX_INJECTION_POINTS ? r : sweep(topology, steps, cov, n + 1)));
-  const once = (topology: Topology, steps: readonly RawStep[], cov: Coverage) =>
-    family.sweep === 'fail_nth' ? sweep(topology, steps, cov, 1) : run(topology, steps, cov);
+  const sweep = (topology: Topology, steps: readonly RawStep[], cov: Coverage, lockstep: boolean, n: number): SequenceResult | Promise<SequenceResult> =>
+    maybeThen(run(topology, steps, cov, lockstep, n), (r) => (r.violation || !r.fired || n >= MAX_INJECTION_POINTS ? r : sweep(topology, steps, cov, lockstep, n + 1)));
+  // The reported case is run once more one request at a time: an adapter process that dies or
+  // hangs then has answered everything before the request that killed it, and the trace shows it.
+  const once = (topology: Topology, steps: readonly RawStep[], cov: Coverage, lockstep = false) =>
+    family.sweep === 'fail_nth' ? sweep(topology, steps, cov, lockstep, 1) : run(topology, steps, cov, lockstep);
 
   const timeLeft = () => (opts.deadline === undefined ? Infinity : opts.deadline - Date.now());
   // One way to stop, whatever asks for it: a signal or the deadline. A supervised adapter gives up
@@ -143,7 +146,8 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
           if (++coverage.sequences % 32 === 0) opts.onProgress?.(coverage.sequences);
           for (const q of r.quality) if (!quality.has(q.rule)) quality.set(q.rule, q);
           if (v && ignore.has(v.rule)) cutShort[v.rule] = (cutShort[v.rule] ?? 0) + 1;
-          crashesInARow = v?.status === 'CRASH' ? crashesInARow + 1 : 0;
+          // A crash before anything was answered (at reset, say) is a case that checked nothing.
+          crashesInARow = v?.status === 'CRASH' && v.trace.length === 0 ? crashesInARow + 1 : 0;
         }
         // A process that keeps hanging or dying makes every case cost a timeout or a restart:
         // after a few more than the one reported, the family stops (its rules show as unchecked).
@@ -175,9 +179,15 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         current = topology;
         return maybeThen(once(topology, steps, cov), (r) => judge(r, cov));
       };
-      const probe = once(fc.sample(topoArb, { seed: opts.seed, numRuns: 1 })[0]!, [[0, 0, 0, 0, 0, 0]], new Coverage());
-      const isAsync = isThenable(probe);
-      if (isAsync) await probe;
+      // A transport (a process) is asynchronous, and its first case must be judged like any other
+      // (an adapter may break only once in a process's life). An adapter object is tried on one
+      // case to see whether it answers synchronously, which fast-check then runs without a promise.
+      let isAsync = typeof ctx.adapter.pipeline === 'function';
+      if (!isAsync) {
+        const probe = once(fc.sample(topoArb, { seed: opts.seed, numRuns: 1 })[0]!, [[0, 0, 0, 0, 0, 0]], new Coverage());
+        isAsync = isThenable(probe);
+        if (isAsync) await probe;
+      }
       const params: fc.Parameters<[Topology, RawStep[]]> = {
         seed: opts.seed + round * 7919,
         numRuns: runsLeft,
@@ -193,7 +203,9 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
       const seen: { violation: Violation; topology: Topology } = first;
       const [shrunkTopology, steps] = details.counterexample;
       // Stopped while shrinking: the case cannot be run again, so it is reported as first seen.
-      const again = stopping() ? null : await once(shrunkTopology, steps, new Coverage());
+      // Run again as a replay would run it: a fresh process, one request at a time.
+      ctx.adapter.restart?.();
+      const again = stopping() ? null : await once(shrunkTopology, steps, new Coverage(), true);
       // What was seen is never dropped: if the minimal case does not fail the same way again (an
       // adapter whose answers depend on its history), the case as first seen is reported.
       const reproduced = again?.violation?.rule === target;

@@ -1,17 +1,11 @@
 // Where adapters come from: bundled ones by name (`builtin:reference`), or a user's module by
 // path, whose default export is a factory. Anything else is a configuration error.
 
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Adapter, ConfigError, adapterText } from '../spec/index.ts';
-import { ReferenceAdapter } from '../impl/reference/adapter.ts';
-import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
-import type { PartialUnmap } from '../impl/arm-smmu/pgtable.ts';
-import { mutantById } from '../impl/arm-smmu/mutants.ts';
-import createAmdVi from '../impl/amd-vi/module.ts';
 import { ProcessAdapter } from './stdio/adapter.ts';
-import { MUTANT_ENTRIES } from './mutant-entries.ts';
 
 export interface AdapterOptions {
   profile?: string;
@@ -24,60 +18,12 @@ export interface AdapterOptions {
   lockstep?: boolean;
 }
 
-/** `builtin:mutant/<id>`: a bundled model with one bug of the mutant catalogue switched on. */
-export const MUTANT_PREFIX = 'mutant/';
-export const MUTANT_SUMMARY = 'a bundled model with one bug of the mutant catalogue switched on (ids: iommu-conformance mutants)';
-
 /** The spec of a process adapter: this prefix, then the command line. */
 export const PROCESS_PREFIX = 'cmd:';
 
-export interface BuiltinAdapter {
-  name: string;
-  summary: string;
-  create(opts: AdapterOptions): Adapter;
-}
-
-export const BUILTINS: readonly BuiltinAdapter[] = [
-  {
-    name: 'reference',
-    summary: 'the reference model itself, playing the canonical outcome under the given profile and --policy values',
-    create: (opts) => new ReferenceAdapter({ profile: opts.profile, policies: opts.policies }),
-  },
-  {
-    name: 'amd-vi',
-    summary: 'an AMD-Vi-style model: v1 page tables (4K/2M/1G, 4 or 5 levels, --policy top=dynamic to grow), per-device GCR3 PASID tables, a domain-ID-tagged IOTLB, SVA',
-    create: (opts) => createAmdVi({ policies: opts.policies }),
-  },
-  {
-    name: 'arm-smmu',
-    summary: 'an Arm SMMU-style model: LPAE page tables in simulated memory, a walk-caching TLB, context banks, CD tables per device, PASIDs and SVA (--policy partial_unmap=split|refuse|whole-leaf, pasid_lifetime=mm-exit|last-unbind)',
-    create: (opts) => new ArmSmmuModel({
-      partialUnmap: armPartial(opts.policies?.partial_unmap),
-      pasidLifetime: armPasidLifetime(opts.policies?.pasid_lifetime),
-      mutant: armMutant(opts.policies?.mutant),
-    }),
-  },
-];
-
-/** `--policy mutant=<id>` switches on one bug of the catalogue (see `iommu-conformance mutants`). */
-function armMutant(v: string | undefined): string | undefined {
-  if (v !== undefined && !mutantById(v)) throw new ConfigError(`arm-smmu: no mutant '${v}' (see: iommu-conformance mutants)`);
-  return v;
-}
-
-function armPasidLifetime(v: string | undefined): 'mm-exit' | 'last-unbind' | undefined {
-  if (v === undefined || v === 'mm-exit' || v === 'last-unbind') return v;
-  throw new ConfigError(`arm-smmu: pasid_lifetime=${v} is not one it implements (mm-exit, last-unbind)`);
-}
-
-function armPartial(v: string | undefined): PartialUnmap | undefined {
-  if (v === undefined || v === 'split' || v === 'refuse' || v === 'whole-leaf') return v;
-  throw new ConfigError(`arm-smmu: partial_unmap=${v} is not one it implements (split, refuse, whole-leaf)`);
-}
-
 /** The same adapter without `pipeline`: the checker then waits for each reply before the next op. */
 export function lockstep(a: Adapter): Adapter {
-  return { hello: () => a.hello(), reset: (t) => a.reset(t), exec: (op) => a.exec(op), interrupt: () => a.interrupt?.(), close: () => a.close?.() };
+  return { hello: () => a.hello(), reset: (t) => a.reset(t), exec: (op) => a.exec(op), interrupt: () => a.interrupt?.(), restart: () => a.restart?.(), close: () => a.close?.() };
 }
 
 function isAdapter(x: unknown): x is Adapter {
@@ -128,35 +74,40 @@ function loadError(e: unknown): string {
   return adapterText(where && where !== lines[0] ? `${lines[0]} ${where}` : lines[0] ?? 'unknown error', 400, true);
 }
 
+/** Whether Node takes this file for an ES module: .mts/.mjs, or the nearest package.json says "type": "module". */
+function esmScope(path: string): boolean {
+  if (/\.m[jt]s$/.test(path)) return true;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: string }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(dir) === dir) return false;
+  }
+}
+
 /**
- * A module outside any package with "type": "module" is taken for CommonJS by the TypeScript
- * loader and cannot be required from an ES module graph; tsx's isolated import takes it as it is.
+ * A TypeScript module outside any package with "type": "module" is taken for CommonJS by the
+ * loader and cannot be required from an ES module graph ("Cannot require() ES Module … in a
+ * cycle"); tsx's isolated import takes it as written.
  */
 async function importModule(path: string): Promise<Record<string, unknown>> {
-  try {
-    return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-  } catch (e) {
-    if ((e as { code?: string }).code !== 'ERR_REQUIRE_CYCLE_MODULE') throw e;
+  if (!esmScope(path)) {
     const { tsImport } = await import('tsx/esm/api');
     return (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;
   }
+  return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
 }
 
 /** The adapter object itself, in this process: for the host, and for library use and tests. */
 export async function loadInProcessAdapter(spec: string, opts: AdapterOptions): Promise<Adapter> {
   if (spec.startsWith(PROCESS_PREFIX)) throw new ConfigError(`${spec}: a process adapter cannot be loaded in process`);
-  if (spec.startsWith('builtin:')) {
-    const name = spec.slice('builtin:'.length);
-    if (name.startsWith(MUTANT_PREFIX)) {
-      const id = name.slice(MUTANT_PREFIX.length);
-      const m = MUTANT_ENTRIES.find((x) => x.id === id);
-      if (!m) throw new ConfigError(`no mutant '${id}' (see: iommu-conformance mutants)`);
-      return m.create();
-    }
-    const b = BUILTINS.find((x) => x.name === name);
-    if (!b) throw new ConfigError(`unknown builtin adapter '${name}' (see: iommu-conformance adapters)`);
-    return b.create(opts);
-  }
+  // Loaded only when asked for: the host of a user's module starts without the bundled models.
+  if (spec.startsWith('builtin:')) return (await import('./builtins.ts')).createBuiltin(spec.slice('builtin:'.length), opts);
   const path = resolve(spec);
   if (!existsSync(path)) throw new ConfigError(`adapter module not found: ${spec}`);
   let mod: Record<string, unknown>;

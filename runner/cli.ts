@@ -1,14 +1,16 @@
 // The command line: `run`, `rules`, `adapters`. Bad input gets one line on stderr and exit 2;
 // a run exits 1 on any finding or coverage-gate failure, 0 when everything passes.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { makeDir } from './make-dir.ts';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ms from 'ms';
 import { ConfigError, RULES, rulesMarkdown } from '../spec/index.ts';
 import { FAMILIES_OF_PROPERTIES } from '../properties/families.ts';
-import { BUILTINS, MUTANT_PREFIX, MUTANT_SUMMARY, PROCESS_PREFIX, loadAdapter, loadInProcessAdapter } from './adapters.ts';
+import { PROCESS_PREFIX, loadAdapter, loadInProcessAdapter } from './adapters.ts';
+import { BUILTINS, MUTANT_PREFIX, MUTANT_SUMMARY } from './builtins.ts';
 import { DEFAULT_TIMEOUTS } from './stdio/adapter.ts';
 import { RUN_TAG, reapTagged } from './stdio/reap.ts';
 import { serve } from './stdio/serve.ts';
@@ -108,7 +110,7 @@ const REPORT_FILES = ['report.json', 'report.md', 'junit.xml', 'report.html', 'f
  */
 function prepareReportDir(dir: string): string {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDir(dir);
     for (const f of REPORT_FILES) rmSync(join(dir, f), { force: true });
     const jsonl = join(dir, 'findings.jsonl');
     writeFileSync(jsonl, '');
@@ -181,6 +183,13 @@ export function buildProgram(): Command {
       const adapterSpec = chooseAdapter(o.adapter, o.adapterCmd);
       const shard = o.shard === undefined ? undefined : parseShard(o.shard);
       const corpus = o.corpus === false ? undefined : new Corpus(o.corpus);
+      if (corpus) {
+        try {
+          makeDir(corpus.dir);
+        } catch (e) {
+          throw new ConfigError(`cannot use ${corpus.dir} as the failure database (--corpus): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      }
       // Appended as each finding is known: a run killed even by SIGKILL keeps them.
       const jsonl = prepareReportDir(o.reportDir);
       // Every adapter process of this run carries the tag: none outlives it (runner/stdio/reap.ts).
@@ -297,7 +306,7 @@ export function buildProgram(): Command {
         }
       });
       const merged = mergeReports(reports, dirs);
-      mkdirSync(o.reportDir, { recursive: true });
+      makeDir(o.reportDir);
       const written = writeReports(merged, o.reportDir, o.format as Format[], {});
       const s = merged.summary;
       console.log(`merged ${dirs.length} reports of ${merged.adapter.name} ${merged.adapter.version}: ${s.PASS} PASS, ${s.FAIL} FAIL, ${s.ADAPTER_ERROR} ADAPTER_ERROR, ${merged.findings.length} distinct finding(s), ${merged.coverage.sequences} sequences`);

@@ -5,7 +5,8 @@
 // minimal trace (op kinds and outcome kinds, not addresses) agree.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { makeDir } from './make-dir.ts';
 import { join } from 'node:path';
 import { type Adapter, ConfigError } from '../spec/index.ts';
 import { familyById } from '../properties/families.ts';
@@ -84,7 +85,7 @@ export class Corpus {
   }
 
   private write(e: CorpusEntry): void {
-    mkdirSync(this.dir, { recursive: true });
+    makeDir(this.dir);
     const file = this.file(e.key, e.rule);
     // Never a half-written entry, even if the run is killed mid-write.
     const tmp = `${file}.${process.pid}.tmp`;

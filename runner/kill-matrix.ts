@@ -5,7 +5,8 @@
 // with the next round's seed), but the run stops at the first kill, so what is measured is the
 // time the suite takes to report this bug.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { makeDir } from './make-dir.ts';
 import { join } from 'node:path';
 import { ConfigError, type Outcome, formatCall, formatOp, resolvePolicies } from '../spec/index.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily, familyById } from '../properties/families.ts';
@@ -216,7 +217,7 @@ export async function writeKillReport(entries: readonly MutantEntry[], opts: Wri
     seed: opts.seed ?? KILL_DEFAULTS.seed, runs: opts.runs ?? KILL_DEFAULTS.runs, maxSteps: opts.maxSteps ?? KILL_DEFAULTS.maxSteps, onMutant: opts.onMutant,
   });
   const dir = opts.reportDir ?? 'reports';
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   writeFileSync(join(dir, 'mutants.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(join(dir, 'mutants.md'), killMarkdown(report));
   return report;

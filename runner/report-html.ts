@@ -3,7 +3,7 @@
 // script and no external resource; the Content-Security-Policy forbids both, so even a string
 // that escaped escaping could not run.
 
-import type { Status } from '../spec/index.ts';
+import { STATUSES as COLUMNS, type Status } from '../spec/index.ts';
 import type { RunContext } from './report-junit.ts';
 import { coverageChart } from './report-html-chart.ts';
 import { STYLE } from './report-html-style.ts';
@@ -11,7 +11,6 @@ import { Html, html } from './report-html-tag.ts';
 import type { Report, ReportFinding } from './suite.ts';
 
 const CSP = "default-src 'none'; style-src 'unsafe-inline'";
-const COLUMNS = ['PASS', 'FAIL', 'NOT_SUPPORTED', 'QUALITY_WARNING', 'ADAPTER_ERROR', 'UNCHECKED', 'INTERRUPTED'] as const;
 
 const badge = (s: Status | 'PASS' | 'FAIL') => html`<span class="badge s-${s}">${s}</span>`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -40,7 +39,9 @@ function familiesTable(r: Report): Html {
   return html`<table>
 <thead><tr><th scope="col">property family</th><th scope="col" class="num">sequences</th><th scope="col" class="num">ops</th><th scope="col" class="num">time</th>${COLUMNS.map((c) => html`<th scope="col" class="num">${c}</th>`)}</tr></thead>
 <tbody>${r.families.map((f) => html`<tr><th scope="row">${f.id}</th><td class="num">${f.runs}</td><td class="num">${f.ops}</td><td class="num">${seconds(f.ms)}</td>${COLUMNS.map((c) => html`<td class="num">${f.counts[c]}</td>`)}</tr>\n`)}</tbody>
-</table>`;
+<tfoot><tr><th scope="row">all rules</th><td></td><td></td><td></td>${COLUMNS.map((c) => html`<td class="num">${r.summary[c]}</td>`)}</tr></tfoot>
+</table>
+<p>Each rule is counted in one row: the first chosen family that lists it.</p>`;
 }
 
 function rulesTable(r: Report): Html {
@@ -66,7 +67,7 @@ ${groups}
 function findingBlock(f: ReportFinding, id: string): Html {
   return html`<article class="finding" id="${id}" aria-labelledby="${id}-h">
 <h3 id="${id}-h">${badge(f.status)} ${f.rule} — ${f.title}</h3>
-<p>Property family <code>${f.family}</code>, found after ${f.runsToFailure} sequence(s), shrunk ${f.shrinks} time(s).</p>
+<p>Property family <code>${f.family || '—'}</code>, found after ${f.runsToFailure} sequence(s), shrunk ${f.shrinks} time(s). Finding id <code>${f.id}</code>.</p>
 ${f.message ? html`<p>${f.message}</p>` : ''}
 <h4>Minimal trace</h4>
 <pre class="trace">${f.trace.join('\n')}</pre>
@@ -98,7 +99,7 @@ ${r.gate.ok ? '' : html`<ul>${r.gate.problems.map((p) => html`<li>${p}</li>`)}</
 export function reportHtml(r: Report, ctx: RunContext = {}): string {
   const verdict = r.summary.exitCode === 0 ? 'PASS' : 'FAIL';
   const s = r.summary;
-  const counts = (['PASS', 'FAIL', 'ADAPTER_ERROR', 'QUALITY_WARNING', 'NOT_SUPPORTED', 'UNCHECKED'] as const).map((k) => `${s[k]} ${k}`).join(', ');
+  const counts = COLUMNS.filter((k) => k === 'PASS' || k === 'FAIL' || s[k] > 0).map((k) => `${s[k]} ${k}`).join(', ');
   const page = html`<!doctype html>
 <html lang="en">
 <head>

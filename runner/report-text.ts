@@ -14,5 +14,6 @@ export function findingText(f: ReportFinding): string {
     `  expected: ${f.expected.join(' | ') || '—'}`,
     `  observed: ${f.observed}`,
     ...(f.replay ? [`  replay: ${f.replay}`] : []),
+    `  finding id: ${f.id} (iommu-conformance replay ${f.id})`,
   ].join('\n');
 }

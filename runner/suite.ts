@@ -322,8 +322,9 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   const runnable = families.filter((fam) => (fam.requires ?? []).every((c) => capabilities[c]));
   const shard = opts.shard ?? { index: 0, count: 1 };
   const deadline = opts.timeMs === undefined ? undefined : started + opts.timeMs;
-  // Under a time budget each family gets an equal share of the wall clock.
-  const familyDeadline = (i: number) => (deadline === undefined ? undefined : started + Math.round((opts.timeMs! * (i + 1)) / runnable.length));
+  // Under a time budget each family gets an equal share of what the hello left of the wall clock.
+  const testing = Date.now();
+  const familyDeadline = (i: number) => (deadline === undefined ? undefined : testing + Math.round(((deadline - testing) * (i + 1)) / runnable.length));
   const runs = opts.timeMs === undefined ? opts.runs : Number.MAX_SAFE_INTEGER;
   const storeAtOnce = (f: Finding) => {
     const rf = asReport(f, f.status);

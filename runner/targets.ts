@@ -5,7 +5,8 @@
 // that no longer shows, fails the comparison — either way a human has to look.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { makeDir } from './make-dir.ts';
 import { join } from 'node:path';
 import { ConfigError, ruleById } from '../spec/index.ts';
 import { loadAdapter } from './adapters.ts';
@@ -169,7 +170,7 @@ export async function checkTarget(t: Target, budget: Partial<Pick<Target, 'runs'
 }
 
 export function writeTargetReport(t: Target, o: TargetOutcome, dir = 'reports/third-party'): string[] {
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   const json = join(dir, `${t.id}.json`);
   const md = join(dir, `${t.id}.md`);
   const { report, ...rest } = o;

@@ -25,6 +25,12 @@ export interface Adapter {
    * The suite calls it when the run is stopped (a signal, the end of a time budget).
    */
   interrupt?(): void;
+  /**
+   * Optional, for supervised transports: the next reset starts in a fresh process. The suite
+   * calls it before running a case it will report, so the case runs from the state a replay
+   * starts from, whatever the process lived through before.
+   */
+  restart?(): void;
   close?(): MaybePromise<void>;
 }
 

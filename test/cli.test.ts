@@ -73,7 +73,7 @@ test('SIGINT stops a run and still writes the whole report, unfinished rules INT
   child.kill('SIGINT');
   const { code } = await done;
   expect(code, out).toBe(130);
-  const report = JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')) as { interrupted: boolean; summary: Record<string, number>; rules: { status: string }[] };
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { interrupted: boolean; summary: Record<string, number>; rules: { status: string }[] };
   expect(report.interrupted).toBe(true);
   expect(report.summary.INTERRUPTED).toBeGreaterThan(0);
   expect(report.summary.FAIL).toBe(0);
@@ -95,7 +95,7 @@ test('SIGKILL loses nothing already found: findings.jsonl and the corpus hold it
   expect(lines.map((l) => l.rule)).toContain('MAP-OVERLAP');
   expect(lines[0]!.replay).toMatch(/--seed \d+ --path "/);
   expect(readdirSync(corpus).some((n) => n.startsWith('MAP-OVERLAP-'))).toBe(true);
-  expect(existsSync(join(dir, 'latest.json'))).toBe(false); // killed before any report: only the stream survives
+  expect(existsSync(join(dir, 'report.json'))).toBe(false); // killed before any report: only the stream survives
 });
 
 test('replay re-runs a finding by id; --emit-test writes a vitest test that fails while the bug is there', { timeout: 120_000 }, async () => {
@@ -148,7 +148,7 @@ test('merge: shards of one seed combine into one report; a failure anywhere is a
   expect(one.budget.shard).toEqual({ index: 0, count: 2 });
   expect(m.coverage.sequences).toBe(2 * one.coverage.sequences);
   expect(m.merged).toEqual([a, b]);
-  expect(readdirSync(out).sort()).toEqual(['junit.xml', 'latest.json', 'latest.md', 'report.html', 'report.json', 'report.md']);
+  expect(readdirSync(out).sort()).toEqual(['junit.xml', 'report.html', 'report.json', 'report.md']);
 
   const [x, y] = [shard(1, FIXTURE), shard(2, FIXTURE)];
   const bad = cli(['merge', x, y, '--report-dir', join(dir, 'merged-bug')]);

@@ -8,6 +8,7 @@ import {
 } from '../spec/index.ts';
 import { ReferenceModel } from '../impl/reference/model.ts';
 import type { TraceEntry } from '../properties/checker.ts';
+import { tagged } from '../runner/stdio/reap.ts';
 
 export const SZ_4K = 4n * KiB;
 export const SZ_2M = 2n * MiB;
@@ -120,4 +121,18 @@ export function unavailableTarget(ctx: { skip: (note?: string) => never }, what:
   if (process.env.CI === 'true') throw new Error(`${reason} (CI=true: the real target must run)`);
   console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING ${what}: ${reason}\n${'!'.repeat(78)}\n`);
   return ctx.skip(reason);
+}
+
+/**
+ * A generous bound on how long a run of `sequences` test cases may take, for timeouts that only
+ * guard against a hang: a case costs about a millisecond on a quiet machine; this allows 50, and
+ * 5 s for each adapter process the run is expected to start (a crash or hang restarts it).
+ */
+export function hangGuardMs(sequences: number, restarts = 0): number {
+  return 60_000 + sequences * 50 + restarts * 5_000;
+}
+
+/** Processes (other than this one) whose environment carries `name=value`. */
+export function processesTagged(name: string, value: string): number[] {
+  return tagged(name, value);
 }

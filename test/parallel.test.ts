@@ -10,6 +10,12 @@ import { mergeReports } from '../runner/merge.ts';
 import { runSuite } from '../runner/suite.ts';
 
 const FIXTURE = 'test/fixtures/overmap-replaces.ts';
+
+/** runSuite on an adapter loaded as the command line loads it (a process of its own), closed after. */
+async function suite(spec: string, opts: Omit<Parameters<typeof runSuite>[1], 'adapterSpec'>) {
+  const adapter = await loadAdapter(spec, {});
+  return runSuite(adapter, { adapterSpec: spec, ...opts }).finally(() => adapter.close?.());
+}
 const base = { seed: 5, runs: 120, maxSteps: 30, minOpsPerKind: 0, maxSkipRate: 1 };
 
 test('slices: seeds are distinct per shard and slice, budgets add up, shard syntax is checked', () => {
@@ -24,9 +30,7 @@ test('slices: seeds are distinct per shard and slice, budgets add up, shard synt
 });
 
 test('two workers find the bug a serial run finds, with the same verdicts run after run', { timeout: 120_000 }, async () => {
-  const run = async (workers: number) => runSuite(await loadAdapter(FIXTURE, {}), {
-    adapterSpec: FIXTURE, adapterOptions: {}, ...base, families: ['page-size-alignment', 'symmetric-unmap'], workers,
-  });
+  const run = async (workers: number) => suite(FIXTURE, { adapterOptions: {}, ...base, families: ['page-size-alignment', 'symmetric-unmap'], workers });
   const serial = await run(1);
   const [a, b] = [await run(2), await run(2)];
   expect(serial.findings.map((f) => f.rule)).toContain('MAP-OVERLAP');
@@ -34,13 +38,11 @@ test('two workers find the bug a serial run finds, with the same verdicts run af
   expect(b.findings.map((f) => `${f.rule} ${f.seed} ${f.path}`)).toEqual(a.findings.map((f) => `${f.rule} ${f.seed} ${f.path}`));
   expect(a.budget.workers).toBe(2);
   // Both slices ran: the budget is spent in full across them.
-  expect(a.families.map((f) => f.id)).toEqual(['page-size-alignment', 'symmetric-unmap']);
+  expect(a.families.map((f) => f.id)).toEqual(['page-size-alignment', 'symmetric-unmap', 'other-rules']);
 });
 
 test('the reference passes on two workers; shards of one seed draw different sequences', { timeout: 120_000 }, async () => {
-  const run = async (shard: { index: number; count: number }) => runSuite(await loadAdapter('builtin:reference', {}), {
-    adapterSpec: 'builtin:reference', adapterOptions: {}, ...base, families: ['attach'], workers: 2, shard,
-  });
+  const run = async (shard: { index: number; count: number }) => suite('builtin:reference', { adapterOptions: {}, ...base, families: ['attach'], workers: 2, shard });
   const [s0, s1] = [await run({ index: 0, count: 2 }), await run({ index: 1, count: 2 })];
   expect(s0.findings).toEqual([]);
   expect(s0.summary.exitCode).toBe(0);
@@ -49,22 +51,20 @@ test('the reference passes on two workers; shards of one seed draw different seq
 });
 
 test('a time budget ends the run, without a finding or a gate failure', { timeout: 60_000 }, async () => {
-  const r = await runSuite(await loadAdapter('builtin:reference', {}), {
-    adapterSpec: 'builtin:reference', ...base, minOpsPerKind: 20, maxSkipRate: 0.2, families: ['attach', 'iotlb'], timeMs: 1500,
-  });
+  const r = await suite('builtin:reference', { ...base, minOpsPerKind: 20, maxSkipRate: 0.2, families: ['attach', 'iotlb'], timeMs: 3000 });
   // With --time the run count is unbounded: only the deadline can have ended it.
-  expect(r.budget.timeMs).toBe(1500);
+  expect(r.budget.timeMs).toBe(3000);
   expect(r.interrupted).toBe(true);
   expect(r.findings).toEqual([]);
   expect(r.summary.exitCode).toBe(0);
-  expect(r.families.every((f) => f.runs > 0)).toBe(true);
+  expect(r.coverage.sequences).toBeGreaterThan(0);
+  // How far it got depends on the machine; what it did not reach is never a pass.
+  for (const rule of r.rules) if (rule.checks === 0) expect(rule.status, rule.id).not.toBe('PASS');
 });
 
 test('two shards merged see exactly what one unsharded run of the same seeds sees', { timeout: 180_000 }, async () => {
   const families = ['page-size-alignment', 'symmetric-unmap'];
-  const run = async (workers: number, runs: number, shard?: { index: number; count: number }) => runSuite(await loadAdapter(FIXTURE, {}), {
-    adapterSpec: FIXTURE, adapterOptions: {}, ...base, runs, families, workers, ...(shard ? { shard } : {}),
-  });
+  const run = async (workers: number, runs: number, shard?: { index: number; count: number }) => suite(FIXTURE, { adapterOptions: {}, ...base, runs, families, workers, ...(shard ? { shard } : {}) });
   // Unsharded, four slices: seeds of global slices 0..3. Two shards of two slices: {0, 2} and {1, 3}.
   const whole = await run(4, 240);
   const merged = mergeReports([await run(2, 120, { index: 0, count: 2 }), await run(2, 120, { index: 1, count: 2 })]);

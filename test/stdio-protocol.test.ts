@@ -4,19 +4,19 @@
 
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { ConfigError, OP_KINDS, PROTOCOL_VERSION, WireError, decodeHello, decodeTopology, encodeTopology } from '../spec/index.ts';
+import { AdapterFault, ConfigError, OP_KINDS, PROTOCOL_VERSION, WireError, decodeHello, decodeTopology, encodeTopology } from '../spec/index.ts';
 import { ARM_TOPOLOGIES } from '../impl/arm-smmu/topologies.ts';
 import { familyById } from '../properties/families.ts';
 import { runFamily } from '../properties/property.ts';
-import { loadAdapter, lockstep } from '../runner/adapters.ts';
+import { loadAdapter, loadInProcessAdapter, lockstep } from '../runner/adapters.ts';
 import { LineSplitter } from '../runner/stdio/lines.ts';
 import { ProcessAdapter } from '../runner/stdio/adapter.ts';
 
 const serveCmd = (args: string) => `node bin/iommu-conformance.js serve ${args}`;
 const BUDGET = { seed: 7, runs: 60, maxSteps: 30 };
 
-async function family(adapterSpec: string, familyId: string, opts: { lockstep?: boolean } = {}) {
-  const loaded = await loadAdapter(adapterSpec, {});
+async function family(adapterSpec: string, familyId: string, opts: { lockstep?: boolean; inProcess?: boolean } = {}) {
+  const loaded = opts.inProcess ? await loadInProcessAdapter(adapterSpec, {}) : await loadAdapter(adapterSpec, {});
   const adapter = opts.lockstep ? lockstep(loaded) : loaded;
   try {
     const info = await adapter.hello();
@@ -67,9 +67,13 @@ test('lines: split across chunks, CRLF tolerated, an overlong line reported with
   expect(got[2]).toBe('ok');
 });
 
-test('a command that does not speak the protocol is a configuration error, not a crash', async () => {
-  await expect(new ProcessAdapter({ command: 'echo hello' }).hello()).rejects.toThrow(ConfigError);
-  await expect(new ProcessAdapter({ command: 'no-such-command-here' }).hello()).rejects.toThrow(/died \(exit code 127\).*not found/);
+test('a command that cannot run is a configuration error; one that answers its hello with garbage is a finding', async () => {
+  await expect(new ProcessAdapter({ command: 'no-such-command-here' }).hello()).rejects.toThrow(ConfigError);
+  await expect(new ProcessAdapter({ command: 'no-such-command-here' }).hello()).rejects.toThrow(/could not start \(exit code 127\).*not found/);
+  const garbage = new ProcessAdapter({ command: 'echo hello; sleep 60' });
+  await expect(garbage.hello()).rejects.toThrow(AdapterFault);
+  await expect(new ProcessAdapter({ command: 'echo hello' }).hello()).rejects.toThrow(/stdout line is not JSON: "hello"/);
+  await garbage.close();
 });
 
 test.each([
@@ -88,7 +92,7 @@ test.each([
 
 test('the Arm model over stdio under fault injection: its own allocation order diverges from the prediction, and nothing is misjudged', { timeout: 120_000 }, async () => {
   const r = await family(`cmd:${serveCmd('--adapter builtin:arm-smmu')}`, 'fault-injection');
-  const inProcess = await family('builtin:arm-smmu', 'fault-injection');
+  const inProcess = await family('builtin:arm-smmu', 'fault-injection', { inProcess: true });
   expect(r.findings.map((f) => f.rule)).toEqual(inProcess.findings.map((f) => f.rule));
   expect(r.coverage.toJSON()).toEqual(inProcess.coverage.toJSON());
 });

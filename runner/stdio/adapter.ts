@@ -54,6 +54,8 @@ export class ProcessAdapter implements Adapter {
   private info: AdapterInfo | null = null;
   private timer: NodeJS.Timeout | null = null;
   private caseDeadline = Infinity;
+  /** Requests written while a fresh process's hello is outstanding (see send). */
+  private held: string[] | null = null;
   /** A breach noticed when no request was outstanding: the next request reports it. */
   private latent: AdapterFault | null = null;
   private readonly launch: Launch;
@@ -112,7 +114,7 @@ export class ProcessAdapter implements Adapter {
     this.reportLatent();
     const lines: string[] = [];
     const out = ops.map((op) => this.enqueue(op.op, (body) => decodeOutcome(op, body), (id) => lines.push(JSON.stringify({ id, ...encodeOp(op) }))) as Promise<Outcome>);
-    this.child?.write(lines.join('\n') + '\n');
+    this.send(lines.join('\n') + '\n');
     return out;
   }
 
@@ -122,6 +124,10 @@ export class ProcessAdapter implements Adapter {
     // Whatever the process is doing, nobody will read it: the next case starts a fresh one.
     this.child?.kill();
     this.fail(new RunInterrupted());
+  }
+
+  restart(): void {
+    this.child?.kill();
   }
 
   async close(): Promise<void> {
@@ -146,19 +152,39 @@ export class ProcessAdapter implements Adapter {
       exit: (e) => this.onExit(child, e),
     }, this.opts.cwd);
     this.child = child;
-    return this.request({ op: 'hello', protocol: PROTOCOL_VERSION }, 'hello', (b) => {
+    const held: string[] = [];
+    this.held = held;
+    const hello = this.request({ op: 'hello', protocol: PROTOCOL_VERSION }, 'hello', (b) => {
       if (!('ok' in b)) throw new WireError(`hello refused: ${excerpt(JSON.stringify(b))}`);
       const speaks = (b.ok as { protocol?: unknown } | null)?.protocol;
       if (speaks !== PROTOCOL_VERSION) throw new ConfigError(`${this.describe} speaks protocol ${adapterText(JSON.stringify(speaks ?? null), 40)}, this suite speaks ${PROTOCOL_VERSION}`);
       return decodeHello(b.ok);
     }) as Promise<AdapterInfo>;
+    const release = () => {
+      if (this.held !== held) return;
+      this.held = null;
+      if (child === this.child && held.length > 0) child.write(held.join(''));
+    };
+    hello.then(release, release);
+    return hello;
   }
 
   private request(body: Record<string, unknown>, what: string, decode: Pending['decode']): Promise<unknown> {
     let line = '';
     const p = this.enqueue(what, decode, (id) => (line = JSON.stringify({ id, ...body })));
-    this.child?.write(line + '\n');
+    if (what === 'hello') this.child?.write(line + '\n');
+    else this.send(line + '\n');
     return p;
+  }
+
+  /**
+   * Requests wait until a fresh process has answered its hello: an adapter that writes its
+   * replies only when input is idle would otherwise hold the hello reply behind a case that
+   * hangs, and the hello's own (long) timeout would be spent on the case.
+   */
+  private send(text: string): void {
+    if (this.held) this.held.push(text);
+    else this.child?.write(text);
   }
 
   private enqueue(what: string, decode: Pending['decode'], render: (id: number) => void): Promise<unknown> {
@@ -189,13 +215,13 @@ export class ProcessAdapter implements Adapter {
       return this.breach(child, `stdout line is not a reply with an integer id: ${excerpt(line)}`);
     }
     const head = this.queue[0];
-    if (!head) return this.breach(child, `unsolicited reply ${excerpt(line)}: no request is outstanding`);
-    if (id !== head.id) {
-      const why = id <= this.lastAnswered ? `a second reply to request #${id}` : id >= this.nextId ? `a reply to request #${id}, which was never sent` : `reply #${id} before reply #${head.id} (replies must come in request order)`;
-      return this.breach(child, `${why}: ${excerpt(line)}`);
+    if (id !== head?.id) {
+      const why = id <= this.lastAnswered ? `a second reply to request #${id}` : id >= this.nextId ? `a reply to request #${id}, which was never sent` : `reply #${id} before reply #${head!.id} (replies must come in request order)`;
+      return this.breach(child, `${why}: ${excerpt(line)}${head ? '' : ' (no request is outstanding)'}`);
     }
     this.queue.shift();
     this.lastAnswered = id;
+    if (!head) return;
     this.armTimer();
     const body = msg as Record<string, unknown>;
     // The adapter says it could not answer (an in-process model threw): a broken reply, but the

@@ -47,13 +47,14 @@ export class AdapterChild {
   private readonly stderrTail: string[] = [];
   private stderrPartial = '';
   private killedBySuite = false;
+  private outgoing: string[] = [];
   private exited = false;
   private readonly tag = `${process.pid}-${randomBytes(6).toString('hex')}`;
   private readonly gone: Promise<void>;
   readonly started = Date.now();
 
   constructor(launch: Launch, events: ChildEvents, cwd?: string) {
-    const [file, args] = 'command' in launch ? ['/bin/sh', ['-c', launch.command]] : [launch.argv[0]!, launch.argv.slice(1)];
+    const [file, args] = 'command' in launch ? ['/bin/sh', ['-c', shellLine(launch.command)]] : [launch.argv[0]!, launch.argv.slice(1)];
     this.proc = spawn(file, args, { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, [ADAPTER_TAG]: this.tag } });
     live.add(this);
     const lines = new LineSplitter((l) => this.alive && events.line(l), (n) => this.alive && events.overlong(n));
@@ -106,12 +107,21 @@ export class AdapterChild {
     return this.proc.pid;
   }
 
+  /** Queued, and written once per turn of the event loop: a reset and the case behind it go in one write. */
   write(text: string): void {
+    if (this.outgoing.length === 0) queueMicrotask(() => this.flush());
+    this.outgoing.push(text);
+  }
+
+  private flush(): void {
+    const text = this.outgoing.join('');
+    this.outgoing = [];
     if (this.alive && this.proc.stdin.writable) this.proc.stdin.write(text);
   }
 
   /** Ends stdin: a conforming adapter exits at EOF. */
   end(): void {
+    this.flush();
     if (this.proc.stdin.writable) this.proc.stdin.end();
   }
 
@@ -167,6 +177,16 @@ export class AdapterChild {
       if (this.stderrTail.length > STDERR_LINES) this.stderrTail.shift();
     }
   }
+}
+
+/**
+ * A simple command (no list, pipeline, subshell or redirection of its own) is exec'd by the
+ * shell, so the adapter is our child itself: its exit, its signal and the end of its stdout
+ * reach us directly. (dash does not exec a lone command by itself; the shell would stay, holding
+ * stdout open after the adapter closed it.)
+ */
+export function shellLine(command: string): string {
+  return /[;&|()<>\n`]|^\s*(exec|cd|[A-Za-z_][A-Za-z0-9_]*=)/.test(command) ? command : `exec ${command}`;
 }
 
 /** "exit code 3", "signal SIGABRT", or the shell's 128+n spelling of a signal. */
