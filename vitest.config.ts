@@ -7,5 +7,8 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Two test files at a time, whatever the cores: many tests wait on child processes (an
+    // adapter's timeout, a process start, QEMU), and every test tolerates a loaded machine.
+    maxWorkers: 2,
   },
 });

@@ -10,6 +10,7 @@ const BENCHES: { file: string; flags?: string[] }[] = [
   { file: 'bench/scaling.ts', flags: ['--expose-gc'] },
   { file: 'bench/mutants.ts' },
   { file: 'bench/protocol.ts' },
+  { file: 'bench/isolation.ts' },
 ];
 
 let failed = 0;

@@ -2,9 +2,9 @@
 // and with two. Prints the ratio and merges `workers: {one, two}` (checked ops per second)
 // into reports/bench.json. Not a test: the machines are shared and timing is noisy.
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadAdapter } from '../runner/adapters.ts';
 import { runSuite } from '../runner/suite.ts';
+import { mergeBench } from './bench-json.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 4000);
 
@@ -13,7 +13,7 @@ async function opsPerSecond(workers: number): Promise<{ opsPerSec: number; ms: n
   const started = performance.now();
   const r = await runSuite(adapter, {
     adapterSpec: 'builtin:reference', adapterOptions: {}, seed: 1, runs: RUNS, maxSteps: 60, minOpsPerKind: 0, maxSkipRate: 1, workers,
-  });
+  }).finally(() => adapter.close?.());
   const ms = performance.now() - started;
   const ops = Object.values(r.coverage.ops).reduce((n, o) => n + o.total, 0);
   if (r.findings.length > 0) throw new Error(`the reference failed: ${r.findings[0]!.rule}`);
@@ -25,12 +25,4 @@ const two = await opsPerSecond(2);
 const ratio = two.opsPerSec / one.opsPerSec;
 console.log(`workers: one ${one.opsPerSec} ops/s (${one.ops} ops, ${one.ms} ms), two ${two.opsPerSec} ops/s (${two.ops} ops, ${two.ms} ms): ${ratio.toFixed(2)}x`);
 
-mkdirSync('reports', { recursive: true });
-let bench: Record<string, unknown> = {};
-try {
-  bench = JSON.parse(readFileSync('reports/bench.json', 'utf8')) as Record<string, unknown>;
-} catch {
-  // first benchmark of this checkout
-}
-bench.workers = { one: one.opsPerSec, two: two.opsPerSec, ratio: Number(ratio.toFixed(3)), runsPerFamily: RUNS, measuredAt: new Date().toISOString() };
-writeFileSync('reports/bench.json', JSON.stringify(bench, null, 2) + '\n');
+mergeBench('workers', { one: one.opsPerSec, two: two.opsPerSec, ratio: Number(ratio.toFixed(3)), runsPerFamily: RUNS, measuredAt: new Date().toISOString() });

@@ -77,10 +77,10 @@ function maybeThen<T, R>(v: T | Promise<T>, f: (t: T) => R | Promise<R>): R | Pr
 const MAX_INJECTION_POINTS = 64;
 /** Shrink attempts that hang (a timeout each) or crash (a process restart each) before shrinking stops. */
 const MAX_TIMEOUTS_SHRINKING = 8;
-const MAX_CRASHES_SHRINKING = 20;
+const MAX_CRASHES_SHRINKING = 15;
 /** Each further hang costs a whole timeout; each further crash a process restart. */
 const MAX_HANGS_AFTER_REPORT = 3;
-const MAX_CRASHES_AFTER_REPORT = 25;
+const MAX_CRASHES_AFTER_REPORT = 10;
 const MAX_CRASHES_IN_A_ROW = 5;
 
 export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opts: FamilyRunOptions): Promise<FamilyResult> {
@@ -182,7 +182,7 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
       // A transport (a process) is asynchronous, and its first case must be judged like any other
       // (an adapter may break only once in a process's life). An adapter object is tried on one
       // case to see whether it answers synchronously, which fast-check then runs without a promise.
-      let isAsync = typeof ctx.adapter.pipeline === 'function';
+      let isAsync = typeof ctx.adapter.pipeline === 'function' || typeof ctx.adapter.interrupt === 'function';
       if (!isAsync) {
         const probe = once(fc.sample(topoArb, { seed: opts.seed, numRuns: 1 })[0]!, [[0, 0, 0, 0, 0, 0]], new Coverage());
         isAsync = isThenable(probe);

@@ -1,5 +1,7 @@
-// Where adapters come from: bundled ones by name (`builtin:reference`), or a user's module by
-// path, whose default export is a factory. Anything else is a configuration error.
+// Where adapters come from: bundled ones by name (`builtin:reference`, see builtins.ts), a user's
+// module by path (its default export is a factory), or a command line (`cmd:`). For a run, every
+// one of them is put in a process of its own behind the stdio protocol; loadInProcessAdapter is
+// the object itself, for the host process and for library use. Anything else is bad input.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -23,7 +25,11 @@ export const PROCESS_PREFIX = 'cmd:';
 
 /** The same adapter without `pipeline`: the checker then waits for each reply before the next op. */
 export function lockstep(a: Adapter): Adapter {
-  return { hello: () => a.hello(), reset: (t) => a.reset(t), exec: (op) => a.exec(op), interrupt: () => a.interrupt?.(), restart: () => a.restart?.(), close: () => a.close?.() };
+  return {
+    hello: () => a.hello(), reset: (t) => a.reset(t), exec: (op) => a.exec(op), close: () => a.close?.(),
+    ...(a.interrupt ? { interrupt: () => a.interrupt!() } : {}),
+    ...(a.restart ? { restart: () => a.restart!() } : {}),
+  };
 }
 
 function isAdapter(x: unknown): x is Adapter {

@@ -162,16 +162,16 @@ export function buildProgram(): Command {
     .addOption(new Option('--hello-timeout <duration>', 'longest wait for the hello of a fresh adapter process (loading a model, booting an emulator)').argParser(duration).default(DEFAULT_TIMEOUTS.helloMs, '1m'))
     .option('--lockstep', 'one request at a time instead of pipelining')
     .option('--profile <name>', 'profile for builtin adapters (linux)')
-    .option('--policy <key=value>', 'policy for builtin adapters (repeatable)', policyPair, {})
+    .addOption(new Option('--policy <key=value>', 'policy for builtin adapters, passed to a module\'s factory too (repeatable)').argParser(policyPair).default({}, 'none'))
     .option('--family <ids>', 'only these property families (comma-separated)', list)
     .option('--seed <n>', 'seed for every family', int('--seed', 0), 20261121)
-    .option('--runs <n>', 'sequences per family (the default is about a minute on the reference; below ~300 the coverage gate may fail, see --min-ops)', int('--runs', 1), 15000)
+    .option('--runs <n>', 'sequences per family (below ~300 the coverage gate may fail, see --min-ops)', int('--runs', 1), 15000)
     .option('--max-steps <n>', 'longest sequence, in generated steps', int('--max-steps', 1), 60)
     .option('--path <path>', 'replay one case (fast-check path from a finding)')
     .option('--ignore <rules>', 'rules set aside (a replay passes the finding\'s)', list)
     .option('--min-ops <n>', 'coverage gate: generated ops per op kind and family', int('--min-ops', 0), 20)
     .option('--report-dir <dir>', 'where the reports go (report.json, junit.xml, report.md, report.html, findings.jsonl)', 'reports')
-    .option('--format <list>', 'report formats: json,junit,md,html', formats, ['json', 'md'])
+    .addOption(new Option('--format <list>', 'report formats: json,junit,md,html').argParser(formats).default(['json', 'md'], 'json,md'))
     .addOption(new Option('--workers <n>', 'worker threads').argParser(int('--workers', 1)).default(availableParallelism(), `the cores, ${availableParallelism()} here`))
     .option('--shard <i/n>', 'run shard i of n (1-based); each shard draws its own sequences')
     .option('--time <duration>', 'run until this budget is spent (e.g. 30m) instead of --runs; bounds shrinking', duration)
@@ -259,7 +259,7 @@ export function buildProgram(): Command {
     .description('put an in-process adapter behind the stdio protocol (what --adapter-cmd speaks to)')
     .requiredOption('--adapter <spec>', 'builtin:<name> or a path to an adapter module')
     .option('--profile <name>', 'profile for builtin adapters (linux)')
-    .option('--policy <key=value>', 'policy for builtin adapters (repeatable)', policyPair, {})
+    .addOption(new Option('--policy <key=value>', 'policy for builtin adapters (repeatable)').argParser(policyPair).default({}, 'none'))
     .action(async (o) => {
       const adapter = await loadInProcessAdapter(o.adapter, { profile: o.profile, policies: o.policy });
       await serve(adapter, process.stdin, process.stdout);
@@ -294,7 +294,7 @@ export function buildProgram(): Command {
     .description('combine the reports of shards (report.json in each directory) into one')
     .argument('<dirs...>', 'report directories of the runs to merge')
     .requiredOption('--report-dir <dir>', 'where the merged reports go')
-    .option('--format <list>', 'report formats: json,junit,md,html', formats, ['json', 'md'])
+    .addOption(new Option('--format <list>', 'report formats: json,junit,md,html').argParser(formats).default(['json', 'md'], 'json,md'))
     .action((dirs: string[], o) => {
       const reports = dirs.map((d) => {
         const file = join(d, 'report.json');

@@ -4,7 +4,7 @@
 
 import { relative, dirname, resolve } from 'node:path';
 import {
-  type Adapter, type Op, type Outcome, type Topology, ConfigError, decodeOp, formatCall, formatOp, isThenable, outcomeShapeProblem, parseHex, resolvePolicies,
+  type Adapter, AdapterFault, type Op, type Outcome, type Topology, ConfigError, adapterText, decodeOp, formatCall, formatOp, isThenable, outcomeShapeProblem, parseHex, resolvePolicies,
 } from '../spec/index.ts';
 import { ReferenceModel } from '../impl/reference/model.ts';
 import type { ReportFinding } from './suite.ts';
@@ -37,7 +37,13 @@ export async function replayFinding(adapter: Adapter, f: Pick<ReportFinding, 'ru
   const model = new ReferenceModel(topology, policies, f.adapter.capabilities);
   const lines: string[] = [];
   const fail = (rule: string, expected: string[], observed: string): ReplayResult => ({ failed: true, rule, reproduced: rule === f.rule, lines, expected, observed });
-  await settle(adapter.reset(topology));
+  try {
+    await settle(adapter.reset(topology));
+  } catch (e) {
+    if (!(e instanceof AdapterFault)) throw e;
+    lines.push(`reset -> (${e.status})`);
+    return fail(e.rule, ['a reply to reset'], e.message);
+  }
   let post: string | undefined;
   for (const entry of f.ops) {
     const op: Op = decodeOp(entry.op);
@@ -45,8 +51,13 @@ export async function replayFinding(adapter: Adapter, f: Pick<ReportFinding, 'ru
     try {
       out = await settle(adapter.exec(op));
     } catch (e) {
+      // A transport names what the process did (hung, died, broke the protocol); anything else threw.
+      if (e instanceof AdapterFault) {
+        lines.push(`${formatOp(op)} -> (${e.status})`);
+        return fail(e.rule, ['a reply'], e.message);
+      }
       lines.push(`${formatOp(op)} -> threw`);
-      return fail('ADAPTER-REPLY', ['a reply'], `threw: ${e instanceof Error ? e.message : String(e)}`);
+      return fail('ADAPTER-REPLY', ['a reply'], `threw: ${adapterText(e instanceof Error ? e.message : String(e))}`);
     }
     const shape = outcomeShapeProblem(op, out);
     if (shape) return fail('ADAPTER-REPLY', ['a well-formed reply'], shape);
@@ -84,7 +95,7 @@ const FINDING = ${finding} as const;
 
 test(${JSON.stringify(`${f.rule} ${f.title} (finding ${f.id})`)}, async () => {
   const adapter = await loadAdapter(${adapter ? `fileURLToPath(new URL(${JSON.stringify(adapter)}, import.meta.url))` : JSON.stringify(f.adapter.spec)}, ${JSON.stringify(f.adapter.options ?? { profile: f.adapter.profile, policies: f.adapter.policies })});
-  const r = await replayFinding(adapter, FINDING as never);
+  const r = await replayFinding(adapter, FINDING as never).finally(() => adapter.close?.());
   expect(r.failed, [...r.lines, \`expected: \${r.expected.join(' | ')}\`, \`observed: \${r.observed}\`].join('\\n')).toBe(false);
 });
 `;

@@ -1,5 +1,7 @@
-// The results vocabulary. NOT_SUPPORTED is never a pass; UNCHECKED marks a rule the run did
-// not exercise enough to say anything about (the coverage gate fails the run for it).
+// The results vocabulary. A rule is PASS only when the run exercised it and it held. NOT_SUPPORTED
+// (a capability not declared), UNCHECKED (nothing reached it: set aside after an earlier finding,
+// budget spent, family stopped) and INTERRUPTED (a signal came first) are never a pass, and say
+// why. ADAPTER_ERROR, CRASH and TIMEOUT are the adapter breaking the protocol, dying, hanging.
 
 export const STATUSES = [
   'PASS',

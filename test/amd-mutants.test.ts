@@ -11,6 +11,7 @@ import { AMD_MUTANTS } from '../impl/amd-vi/mutants.ts';
 import { AmdViModel } from '../impl/amd-vi/model.ts';
 import { familyById } from '../properties/families.ts';
 import { runFamily } from '../properties/property.ts';
+import { SHRINK_RUNS, hangGuardMs } from './helpers.ts';
 
 const BUDGET = { seed: 1, runs: 1000, maxSteps: 40, maxFindings: 1 };
 
@@ -26,7 +27,7 @@ test('the catalogue: unique amd- ids, known rules and families, a description an
   }
 });
 
-test('the conforming model passes the same budget in every family the catalogue aims at', { timeout: 300_000 }, async () => {
+test('the conforming model passes the same budget in every family the catalogue aims at', { timeout: hangGuardMs(2 * 150 * new Set(AMD_MUTANTS.map((m) => m.family)).size) }, async () => {
   for (const family of new Set(AMD_MUTANTS.map((m) => m.family))) {
     for (const top of ['fixed', 'dynamic'] as const) {
       const adapter = new AmdViModel({ top });
@@ -41,7 +42,7 @@ test('the conforming model passes the same budget in every family the catalogue 
   }
 });
 
-test.each(AMD_MUTANTS.map((m) => [m.id, m] as const))('%s is killed', { timeout: 180_000 }, async (_id, m) => {
+test.each(AMD_MUTANTS.map((m) => [m.id, m] as const))('%s is killed', { timeout: hangGuardMs(BUDGET.runs + SHRINK_RUNS) }, async (_id, m) => {
   const adapter = new AmdViModel({ mutant: m.id, top: m.top });
   const info = adapter.hello();
   const r = await runFamily(

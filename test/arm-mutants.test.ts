@@ -7,6 +7,7 @@ import { ARM_MUTANTS } from '../impl/arm-smmu/mutants.ts';
 import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
 import { familyById } from '../properties/families.ts';
 import { runFamily } from '../properties/property.ts';
+import { SHRINK_RUNS, hangGuardMs } from './helpers.ts';
 
 const BUDGET = { seed: 1, runs: 400, maxSteps: 40, maxFindings: 1 };
 
@@ -20,7 +21,7 @@ test('the catalogue: unique ids, known rules and families, a description and a b
   }
 });
 
-test.each(ARM_MUTANTS.map((m) => [m.id, m] as const))('%s is killed', { timeout: 120_000 }, async (_id, m) => {
+test.each(ARM_MUTANTS.map((m) => [m.id, m] as const))('%s is killed', { timeout: hangGuardMs(BUDGET.runs + SHRINK_RUNS) }, async (_id, m) => {
   const adapter = new ArmSmmuModel({ mutant: m.id, partialUnmap: m.partialUnmap });
   const info = adapter.hello();
   const { resolvePolicies } = await import('../spec/index.ts');

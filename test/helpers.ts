@@ -117,8 +117,15 @@ export function nonProbe(trace: readonly TraceEntry[]): number {
  * run; elsewhere a banner nobody can miss, then the test is skipped with the reason.
  */
 export function unavailableTarget(ctx: { skip: (note?: string) => never }, what: string, why: string): never {
-  const reason = `${what} cannot be fetched here: ${why}`;
-  if (process.env.CI === 'true') throw new Error(`${reason} (CI=true: the real target must run)`);
+  return unavailable(ctx, what, `${what} cannot be fetched here: ${why}`);
+}
+
+/**
+ * Something a test needs from the machine is missing: a failure under CI=true, where `.ci/run`
+ * installs it; elsewhere a banner nobody can miss, then the test is skipped with the reason.
+ */
+export function unavailable(ctx: { skip: (note?: string) => never }, what: string, reason: string): never {
+  if (process.env.CI === 'true') throw new Error(`${reason} (CI=true: it must run)`);
   console.warn(`\n${'!'.repeat(78)}\n!! SKIPPING ${what}: ${reason}\n${'!'.repeat(78)}\n`);
   return ctx.skip(reason);
 }
@@ -126,8 +133,12 @@ export function unavailableTarget(ctx: { skip: (note?: string) => never }, what:
 /**
  * A generous bound on how long a run of `sequences` test cases may take, for timeouts that only
  * guard against a hang: a case costs about a millisecond on a quiet machine; this allows 50, and
- * 5 s for each adapter process the run is expected to start (a crash or hang restarts it).
+ * 5 s for each adapter process the run is expected to start (a crash or hang restarts it). A run
+ * that finds something also shrinks it: add SHRINK_RUNS per finding to `sequences`.
  */
+/** fast-check reruns the property while shrinking one finding: a few hundred times here, never seen above 2000. */
+export const SHRINK_RUNS = 3000;
+
 export function hangGuardMs(sequences: number, restarts = 0): number {
   return 60_000 + sequences * 50 + restarts * 5_000;
 }

@@ -16,6 +16,7 @@ const ALL_FORMATS = ['report.json', 'report.md', 'junit.xml', 'report.html'];
 const RUNS = 30;
 const args = (extra: string[] = []) => ['run', '--adapter', HOSTILE, '--family', 'symmetric-unmap', '--runs', String(RUNS), '--workers', '1',
   '--timeout', '2s', '--no-corpus', '--quiet', '--format', 'json,junit,md,html', ...extra];
+// (a later --timeout in `extra` wins over the 2 s here)
 
 const finding = (r: Report, rule: string) => r.findings.find((f) => f.rule === rule);
 
@@ -28,9 +29,9 @@ test.each([
   // mode, rule, status, what the finding observed
   ['exit', 'ADAPTER-CRASH', 'CRASH', /died \(exit code 0\) with request #\d+ \(unmap\) unanswered/],
   ['abort', 'ADAPTER-CRASH', 'CRASH', /died \((killed by SIGABRT|exit code 134 \(SIGABRT\))\) with request #\d+ \(unmap\) unanswered/],
-  ['never-settles', 'ADAPTER-TIMEOUT', 'TIMEOUT', /no reply to request #\d+ \(unmap\) within 2000 ms/],
-  ['never-settles-timer', 'ADAPTER-TIMEOUT', 'TIMEOUT', /no reply to request #\d+ \(unmap\) within 2000 ms/],
-  ['sync-loop', 'ADAPTER-TIMEOUT', 'TIMEOUT', /no reply to request #\d+ \(unmap\) within 2000 ms/],
+  ['never-settles', 'ADAPTER-TIMEOUT', 'TIMEOUT', /no reply to request #\d+ \(unmap\) within 1000 ms/],
+  ['never-settles-timer', 'ADAPTER-TIMEOUT', 'TIMEOUT', /no reply to request #\d+ \(unmap\) within 1000 ms/],
+  ['sync-loop', 'ADAPTER-TIMEOUT', 'TIMEOUT', /no reply to request #\d+ \(unmap\) within 1000 ms/],
   ['throw', 'ADAPTER-REPLY', 'ADAPTER_ERROR', /^threw: exec always throws$/],
   ['null', 'ADAPTER-REPLY', 'ADAPTER_ERROR', /reply to unmap is null, not \{ok\} or \{err\}/],
   ['undefined', 'ADAPTER-REPLY', 'ADAPTER_ERROR', /reply to unmap is undefined, not \{ok\} or \{err\}/],
@@ -38,7 +39,9 @@ test.each([
   ['throw-outside', 'ADAPTER-CRASH', 'CRASH', /uncaught exception outside any request: a timer threw outside any request/],
   ['reject-outside', 'ADAPTER-CRASH', 'CRASH', /unhandled promise rejection outside any request: a rejection nobody handled/],
 ] as const)('%s: %s %s, exit 1, a full report, nothing left running', { timeout: hangGuardMs(RUNS, 40) }, async (mode, rule, status, observed) => {
-  const r = await runCli(args(), { env: { HOSTILE: mode }, guardMs: hangGuardMs(RUNS, 40) });
+  // A reply from the reference takes microseconds: 1 s is generous even on a loaded machine, and
+  // a hang costs one timeout per attempt. The others get 30 s, so none is ever taken for a hang.
+  const r = await runCli(args(['--timeout', mode.startsWith('never') || mode === 'sync-loop' ? '1s' : '30s']), { env: { HOSTILE: mode }, guardMs: hangGuardMs(RUNS, 40) });
   expectCleanRun(r, ALL_FORMATS);
   expect(r.code, r.stdout + r.stderr).toBe(1);
   const report = r.report();
@@ -127,7 +130,7 @@ test('an adapter that writes to stdout (console.log) does not break the protocol
 });
 
 test('--workers 2: a synchronous endless loop is a TIMEOUT in a worker too', { timeout: hangGuardMs(RUNS, 40) }, async () => {
-  const r = await runCli(args(['--workers', '2']), { env: { HOSTILE: 'sync-loop' }, guardMs: hangGuardMs(RUNS, 40) });
+  const r = await runCli(args(['--workers', '2', '--timeout', '1s']), { env: { HOSTILE: 'sync-loop' }, guardMs: hangGuardMs(RUNS, 40) });
   expectCleanRun(r, ALL_FORMATS);
   expect(r.code).toBe(1);
   expect(finding(r.report(), 'ADAPTER-TIMEOUT')?.status).toBe('TIMEOUT');

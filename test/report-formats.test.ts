@@ -1,60 +1,27 @@
-// The JUnit and HTML reports, from a real run of an adapter whose name and error messages are
-// hostile: JUnit is parsed back by a real XML parser, the HTML page is opened in Debian's
-// Chromium (playwright-core drives it; `npm run chromium:install` puts it there).
+// The JUnit, Markdown and HTML reports, from a real run of an adapter whose name and error
+// messages are hostile: JUnit is parsed back by a real XML parser, Markdown and HTML are
+// checked for escaping. No browser is needed here (report-html-browser.test.ts opens the page).
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
-import { type Browser, chromium } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import type { Adapter, Op, Outcome, Topology } from '../spec/index.ts';
-import { ReferenceAdapter } from '../impl/reference/adapter.ts';
+import { beforeAll, expect, test } from 'vitest';
+import { HOSTILE_SHOWN, Hostile } from './fixtures/hostile-name.ts';
 import { reportHtml } from '../runner/report-html.ts';
 import { reportJunit } from '../runner/report-junit.ts';
+import { reportMarkdown } from '../runner/report-md.ts';
 import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
 import { type Report, runSuite, shellWord } from '../runner/suite.ts';
 
-const HOSTILE = '<script>window.__pwned=1</script> & "q" \' ]]> <!-- \u0001';
-/** What survives: XML 1.0 cannot carry U+0001, so the JUnit writer replaces it. */
-const HOSTILE_XML = HOSTILE.replace('\u0001', '\uFFFD');
-
-/** Correct but for one thing: a zero-size unmap throws, with a message an attacker chose. */
-class Hostile implements Adapter {
-  private readonly ref = new ReferenceAdapter();
-  hello() {
-    return { ...this.ref.hello(), name: HOSTILE };
-  }
-  reset(t: Topology) {
-    this.ref.reset(t);
-  }
-  exec(op: Op): Outcome {
-    if (op.op === 'unmap' && op.size === 0n) throw new Error(HOSTILE);
-    return this.ref.exec(op);
-  }
-}
-
 const opts = { seed: 3, runs: 60, maxSteps: 30, minOpsPerKind: 0, maxSkipRate: 1 };
 let report: Report;
-let browser: Browser;
 
 beforeAll(async () => {
   report = await runSuite(new Hostile(), { adapterSpec: 'hostile', ...opts });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-  });
 }, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-});
 
 test('the run found the throw, as ADAPTER_ERROR with the hostile message', () => {
   const f = report.findings.find((x) => x.rule === 'ADAPTER-REPLY');
   expect(f?.status).toBe('ADAPTER_ERROR');
-  expect(f?.observed).toContain(HOSTILE);
+  expect(f?.observed).toContain(HOSTILE_SHOWN);
 });
 
 test('JUnit: one suite per family, one case per rule named "<ID> <title>", counts right, text escaped', () => {
@@ -74,10 +41,10 @@ test('JUnit: one suite per family, one case per rule named "<ID> <title>", count
     if (r.status === 'NOT_SUPPORTED') expect(c!.skipped?.message).toBe(r.reason);
   }
   const err = cases.find((c) => c.name.startsWith('ADAPTER-REPLY '))!.error!;
-  expect(err.message).toContain(HOSTILE_XML);
-  expect(err['#text']).toContain(HOSTILE_XML);
+  expect(err.message).toContain(HOSTILE_SHOWN);
+  expect(err['#text']).toContain(HOSTILE_SHOWN);
   const props = suites[0]!.properties.property;
-  expect(props.find((p) => p.name === 'adapter.name')!.value).toBe(HOSTILE_XML);
+  expect(props.find((p) => p.name === 'adapter.name')!.value).toBe(HOSTILE_SHOWN);
   expect(props.find((p) => p.name === 'seed')!.value).toBe('3');
   expect(Number(doc.testsuites.errors)).toBe(report.rules.filter((r) => r.status === 'ADAPTER_ERROR').length);
   expect(Number(doc.testsuites.skipped)).toBe(report.rules.filter((r) => ['NOT_SUPPORTED', 'UNCHECKED', 'INTERRUPTED'].includes(r.status)).length);
@@ -89,27 +56,13 @@ test('JUnit names are the same whatever the seed (stable history)', async () => 
   expect(names(reportJunit(other))).toEqual(names(reportJunit(report)));
 });
 
-test('HTML renders in Chromium with no console error, hostile text shown as text, a bar per op kind', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'html-'));
-  const file = join(dir, 'report.html');
-  writeFileSync(file, reportHtml(report));
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(pathToFileURL(file).href);
-  await expect.poll(() => page.locator('#verdict').textContent()).toContain('FAIL');
-  expect(await page.locator('#rules tr.rule').count()).toBe(report.rules.length);
-  expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
-  expect(await page.locator('script').count()).toBe(0);
-  const body = (await page.locator('body').textContent()) ?? '';
-  expect(body).toContain(HOSTILE);
-  expect(await page.locator('svg.chart g.bar').count()).toBe(Object.keys(report.coverage.ops).length);
-  expect(await page.locator('.finding').count()).toBe(report.findings.length);
-  expect(problems).toEqual([]);
-  await page.close();
+test('Markdown and HTML carry the hostile text as text: no markup of it survives', () => {
+  const md = reportMarkdown(report);
+  expect(md).not.toContain('<script>');
+  expect(md).toContain('&lt;script&gt;window.\\_\\_pwned=1&lt;/script&gt;');
+  const html = reportHtml(report);
+  expect(html).not.toContain('<script>');
+  expect(html).toContain('&lt;script&gt;window.__pwned=1&lt;/script&gt;');
 });
 
 test('JUnit: a broken rule is a <failure> with the trace; a quality warning passes with its text in <system-out>', { timeout: 120_000 }, async () => {
