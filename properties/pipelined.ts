@@ -44,22 +44,63 @@ function send(adapter: PipelinedAdapter, ops: readonly Op[], from: number): Flig
   return { from, keys: ops.map(key), replies };
 }
 
+/** A case sent: its reset and its predicted ops in flight (or what went wrong sending them). */
+interface Sent {
+  reset: Promise<void>;
+  flight: Flight;
+}
+
+/** Queues the reset and the whole predicted case: they go out in one write with whatever else is queued. */
+function sendCase(adapter: PipelinedAdapter, steps: readonly RawStep[], cfg: CheckerConfig): Sent | { error: unknown } {
+  try {
+    const reset = Promise.resolve(adapter.reset(cfg.topology));
+    reset.catch(() => {});
+    return { reset, flight: send(adapter, predictOps(steps, cfg), 0) };
+  } catch (e) {
+    return { error: e };
+  }
+}
+
 export async function runPipelined(adapter: PipelinedAdapter, steps: readonly RawStep[], cfg: CheckerConfig): Promise<SequenceResult> {
+  return judgeSent(adapter, steps, cfg, sendCase(adapter, steps, cfg));
+}
+
+export interface BatchCase {
+  steps: readonly RawStep[];
+  cfg: CheckerConfig;
+}
+
+/**
+ * Several cases in one round trip: every reset and predicted case written at once, then each
+ * judged in order. Each case starts with its own reset, so what the adapter did for one cannot
+ * touch the next. A case that needs more (a divergence) queues its rebuild behind the batch.
+ * After a case the adapter broke (a crash, a hang, a bad reply), the rest are run again one by
+ * one in fresh processes: they were not at fault.
+ */
+export async function runBatch(adapter: PipelinedAdapter, cases: readonly BatchCase[]): Promise<SequenceResult[]> {
+  const sent = cases.map((c) => sendCase(adapter, c.steps, c.cfg));
+  const results: SequenceResult[] = [];
+  let tainted = false;
+  for (const [k, c] of cases.entries()) {
+    const r = tainted ? await runPipelined(adapter, c.steps, c.cfg) : await judgeSent(adapter, c.steps, c.cfg, sent[k]!);
+    if (r.interrupted) {
+      // The run is stopping: nothing after this is judged either.
+      for (let j = k; j < cases.length; j++) results.push(r);
+      return results;
+    }
+    if (r.violation && r.violation.status !== 'FAIL' && r.violation.status !== 'QUALITY_WARNING') tainted = true;
+    results.push(r);
+  }
+  return results;
+}
+
+async function judgeSent(adapter: PipelinedAdapter, steps: readonly RawStep[], cfg: CheckerConfig, sent: Sent | { error: unknown }): Promise<SequenceResult> {
   const trace: TraceEntry[] = [];
   const fail = (op: Op | null, e: unknown) => adapterThrew(op, e, trace);
-
-  // The reset and the whole predicted case go out together: one round trip per case.
-  let reset: Promise<void>;
-  let flight: Flight;
+  if ('error' in sent) return fail(null, sent.error);
+  let flight = sent.flight;
   try {
-    reset = Promise.resolve(adapter.reset(cfg.topology));
-    reset.catch(() => {});
-    flight = send(adapter, predictOps(steps, cfg), 0);
-  } catch (e) {
-    return fail(null, e);
-  }
-  try {
-    await reset;
+    await sent.reset;
   } catch (e) {
     return fail(null, e);
   }

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { type Adapter, type Capabilities, type Policies, type Topology, findProfile, isThenable, resolveCapabilities } from '../spec/index.ts';
 import { type CheckerConfig, type SequenceResult, type Violation, runSequence } from './checker.ts';
+import { type PipelinedAdapter, runBatch } from './pipelined.ts';
 import { Coverage } from './coverage.ts';
 import type { PropertyFamily } from './families.ts';
 import { type RawStep, rawStepArb } from './steps.ts';
@@ -78,6 +79,8 @@ const MAX_INJECTION_POINTS = 64;
 /** Shrink attempts that hang (a timeout each) or crash (a process restart each) before shrinking stops. */
 const MAX_TIMEOUTS_SHRINKING = 8;
 const MAX_CRASHES_SHRINKING = 15;
+/** Cases per round trip to a process (see runBatch): a round trip costs about what a case does. */
+const BATCH = 16;
 /** Each further hang costs a whole timeout; each further crash a process restart. */
 const MAX_HANGS_AFTER_REPORT = 3;
 const MAX_CRASHES_AFTER_REPORT = 10;
@@ -170,15 +173,6 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         }
         return v.rule !== target;
       };
-      const predicate = (topology: Topology, steps: RawStep[]) => {
-        // Stopped, or given up on: fast-check ends the run (keeping any failure it was shrinking).
-        if (stopping() || stopped !== undefined) throw new fc.PreconditionFailure(true);
-        // Not run at all: shrinking a hang or a crash past its budget.
-        if (target !== null && shrinkSpent()) return true;
-        const cov = new Coverage();
-        current = topology;
-        return maybeThen(once(topology, steps, cov), (r) => judge(r, cov));
-      };
       // A transport (a process) is asynchronous, and its first case must be judged like any other
       // (an adapter may break only once in a process's life). An adapter object is tried on one
       // case to see whether it answers synchronously, which fast-check then runs without a promise.
@@ -194,31 +188,80 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         ...(opts.path !== undefined ? { path: opts.path, endOnFailure: true } : {}),
         ...(opts.deadline !== undefined ? { interruptAfterTimeLimit: Math.max(1, timeLeft()) } : {}),
       };
-      const details = isAsync
-        ? await fc.check(fc.asyncProperty(topoArb, stepsArb, async (t, s) => predicate(t, s)), params)
-        : fc.check(fc.property(topoArb, stepsArb, (t, s) => predicate(t, s) as boolean), params);
+      // The search over a process goes BATCH cases per round trip (see runBatch). fast-check is
+      // told a case passed when it is queued; the batch is judged in order when it is full, and
+      // at the first failure the search stops there. fast-check then replays that very case
+      // (its path is its index) and shrinks it one case at a time, as without batches: the same
+      // seed finds the same case, the same minimal trace and the same coverage either way.
+      const batchable = isAsync && typeof ctx.adapter.pipeline === 'function' && opts.path === undefined && family.sweep === undefined;
+      const queued: { topology: Topology; steps: RawStep[]; cov: Coverage; index: number }[] = [];
+      let searched = 0;
+      let failedAt: number | null = null;
+      const judgeBatch = async (): Promise<boolean> => {
+        const batch = queued.splice(0);
+        const results = await runBatch(ctx.adapter as PipelinedAdapter, batch.map((b) => ({ steps: b.steps, cfg: config(b.topology, b.cov, false) })));
+        for (const [j, b] of batch.entries()) {
+          current = b.topology;
+          if (!judge(results[j]!, b.cov)) {
+            failedAt = b.index;
+            // Not a failure as fast-check sees it (its case passed long ago): the search ends here.
+            throw new fc.PreconditionFailure(true);
+          }
+        }
+        return true;
+      };
+      const predicate = (topology: Topology, steps: RawStep[]) => {
+        // Stopped, or given up on: fast-check ends the run (keeping any failure it was shrinking).
+        if (stopping() || stopped !== undefined) throw new fc.PreconditionFailure(true);
+        // Not run at all: shrinking a hang or a crash past its budget.
+        if (target !== null && shrinkSpent()) return true;
+        const cov = new Coverage();
+        if (batchable && target === null) {
+          const index = searched++;
+          queued.push({ topology, steps, cov, index });
+          return queued.length >= BATCH || index === params.numRuns! - 1 ? judgeBatch() : true;
+        }
+        current = topology;
+        return maybeThen(once(topology, steps, cov), (r) => judge(r, cov));
+      };
+      const property = (p: fc.Parameters<[Topology, RawStep[]]>) => (isAsync
+        ? fc.check(fc.asyncProperty(topoArb, stepsArb, async (t, s) => predicate(t, s)), p)
+        : fc.check(fc.property(topoArb, stepsArb, (t, s) => predicate(t, s) as boolean), p));
+      let details = await property(params);
+      if (failedAt !== null) {
+        // The batch's failure, replayed alone and shrunk; its runs are those up to it.
+        const searchedRuns: number = failedAt + 1;
+        // In a fresh process, as the case met one (or nearly: a process answers a batch in a row).
+        ctx.adapter.restart?.();
+        details = await property({ ...params, numRuns: searchedRuns, path: String(failedAt) });
+        details = { ...details, numRuns: searchedRuns };
+      }
       totalRuns += details.numRuns;
       runsLeft -= details.numRuns;
-      if (!details.failed || !details.counterexample || first === null) break;
+      if (first === null) break;
       const seen: { violation: Violation; topology: Topology } = first;
-      const [shrunkTopology, steps] = details.counterexample;
-      // Stopped while shrinking: the case cannot be run again, so it is reported as first seen.
-      // Run again as a replay would run it: a fresh process, one request at a time.
+      // The minimal case fast-check shrank to; none when a batch's failing case, replayed alone,
+      // did not fail again.
+      const shrunk = details.failed ? details.counterexample : null;
+      // Run again as a replay would run it: a fresh process, one request at a time. Stopped
+      // while shrinking, the case cannot be run again, so it is reported as first seen.
       ctx.adapter.restart?.();
-      const again = stopping() ? null : await once(shrunkTopology, steps, new Coverage(), true);
+      const again = stopping() || !shrunk ? null : await once(shrunk[0], shrunk[1], new Coverage(), true);
       // What was seen is never dropped: if the minimal case does not fail the same way again (an
       // adapter whose answers depend on its history), the case as first seen is reported.
       const reproduced = again?.violation?.rule === target;
-      const why = again === null
-        ? 'the run was stopped while shrinking: this is the case as first seen'
-        : "did not fail again when rerun (the adapter's answers depend on more than the trace): this is the case as first seen";
+      const why = !shrunk && !stopping()
+        ? "did not fail again when replayed alone (the adapter's answers depend on more than the trace): this is the case as first seen"
+        : again === null ? 'the run was stopped while shrinking: this is the case as first seen'
+          : "did not fail again when rerun (the adapter's answers depend on more than the trace): this is the case as first seen";
       const violation = reproduced ? again!.violation! : { ...seen.violation, message: `${why}${seen.violation.message ? `; ${seen.violation.message}` : ''}` };
-      const topology = reproduced ? shrunkTopology : seen.topology;
+      const topology = reproduced ? shrunk![0] : seen.topology;
+      const path = details.counterexamplePath ?? String(failedAt ?? 0);
       findings.push({
         ...violation,
         family: family.id,
         seed: params.seed!,
-        path: reproduced ? details.counterexamplePath ?? '' : (details.counterexamplePath ?? '').split(':')[0]!,
+        path: reproduced ? path : path.split(':')[0]!,
         ignored: [...ignore],
         runsToFailure: details.numRuns,
         shrinks: details.numShrinks,

@@ -145,7 +145,7 @@ function chooseAdapter(spec: string | undefined, command: string | undefined): s
   return command !== undefined ? `${PROCESS_PREFIX}${command}` : spec!;
 }
 
-export function buildProgram(): Command {
+export function buildProgram(startup: Startup = {}): Command {
   const program = new Command('iommu-conformance')
     .description('Property-based conformance suite for IOMMU models')
     .version(SUITE_VERSION)
@@ -179,6 +179,22 @@ export function buildProgram(): Command {
     .option('--no-corpus', 'neither replay nor store findings')
     .addOption(new Option('--quiet', 'no per-family table'))
     .action(async (o) => {
+      const stop = new AbortController();
+      const hard = new AbortController();
+      let caught: string | null = null;
+      // First signal: stop, report what finished. Second: stop the workers now, still report.
+      // Third: the user means it.
+      const onSignal = (sig: string) => {
+        if (caught === null) {
+          caught = sig;
+          stop.abort();
+        } else if (!hard.signal.aborted) hard.abort();
+        else process.exit(SIGNAL_EXIT[sig] ?? 1);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const early = startup.takeEarlySignal?.() ?? null;
+      if (early) onSignal(early);
       const adapterOptions = { profile: o.profile, policies: o.policy, requestTimeoutMs: o.timeout, caseTimeoutMs: o.caseTimeout, helloTimeoutMs: o.helloTimeout, lockstep: o.lockstep };
       const adapterSpec = chooseAdapter(o.adapter, o.adapterCmd);
       const shard = o.shard === undefined ? undefined : parseShard(o.shard);
@@ -195,21 +211,7 @@ export function buildProgram(): Command {
       // Every adapter process of this run carries the tag: none outlives it (runner/stdio/reap.ts).
       const runTag = `${process.pid}-${Date.now()}`;
       process.env[RUN_TAG] = runTag;
-      const stop = new AbortController();
-      const hard = new AbortController();
-      let caught: string | null = null;
-      // First signal: stop, report what finished. Second: stop the workers now, still report.
-      // Third: the user means it.
-      const onSignal = (sig: string) => {
-        if (caught === null) {
-          caught = sig;
-          stop.abort();
-        } else if (!hard.signal.aborted) hard.abort();
-        else process.exit(SIGNAL_EXIT[sig] ?? 1);
-      };
       const adapter = await loadAdapter(adapterSpec, adapterOptions);
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
       const chosen = FAMILIES_OF_PROPERTIES.filter((f) => !o.family?.length || o.family.includes(f.id));
       const planned = chosen.reduce((n, f) => n + Math.max(1, Math.round(o.runs * (f.budgetShare ?? 1))), 0);
       const progress = o.quiet || o.path ? null : startProgress(o.time ? { timeMs: o.time } : { sequences: planned });
@@ -362,9 +364,14 @@ export function buildProgram(): Command {
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** What the entry point hands over: a signal that came while the suite was loading. */
+export interface Startup {
+  takeEarlySignal?: () => string | null;
+}
+
+export async function main(argv: string[], startup: Startup = {}): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    await buildProgram(startup).parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {

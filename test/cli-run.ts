@@ -34,8 +34,8 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** Kills the run after this long: a hang guard only (see hangGuardMs). */
   guardMs: number;
-  /** Called once the child is running (to send it signals). */
-  during?: (child: ChildProcess, output: () => { stdout: string; stderr: string }) => Promise<void> | void;
+  /** Called once the child is running (to send it signals); `started` lists the command lines of the processes it has started. */
+  during?: (child: ChildProcess, output: () => { stdout: string; stderr: string }, started: () => string[]) => Promise<void> | void;
   /** No --report-dir of the test's choosing (the test gives its own). */
   noReportDir?: boolean;
 }
@@ -54,7 +54,14 @@ export async function runCli(args: string[], opts: CliOptions): Promise<CliRun> 
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const guard = setTimeout(() => child.kill('SIGKILL'), opts.guardMs);
   try {
-    await opts.during?.(child, () => ({ stdout, stderr }));
+    const running = () => processesTagged(TAG, tag).flatMap((pid) => {
+      try {
+        return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ')];
+      } catch {
+        return [];
+      }
+    });
+    await opts.during?.(child, () => ({ stdout, stderr }), running);
     const { code, signal } = await done;
     // The run's own processes are gone once it has exited; give the kernel a moment to reap.
     await new Promise((r) => setTimeout(r, 200));

@@ -6,12 +6,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { SHRINK_RUNS, hangGuardMs } from './helpers.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'iommu-conformance.js');
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'overmap-replaces.ts');
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+/** The command line, killed after `guardMs` (a hang guard: see hangGuardMs). */
+function cli(args: string[], guardMs = hangGuardMs(0, 1)) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: guardMs });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -98,9 +100,9 @@ test('SIGKILL loses nothing already found: findings.jsonl and the corpus hold it
   expect(existsSync(join(dir, 'report.json'))).toBe(false); // killed before any report: only the stream survives
 });
 
-test('replay re-runs a finding by id; --emit-test writes a vitest test that fails while the bug is there', { timeout: 120_000 }, async () => {
+test('replay re-runs a finding by id; --emit-test writes a vitest test that fails while the bug is there', { timeout: hangGuardMs(300 + SHRINK_RUNS, 12) }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-'));
-  const run = cli(['run', '--adapter', FIXTURE, '--family', 'page-size-alignment', '--runs', '300', '--report-dir', dir, '--corpus', join(dir, 'corpus'), '--quiet']);
+  const run = cli(['run', '--adapter', FIXTURE, '--family', 'page-size-alignment', '--runs', '300', '--report-dir', dir, '--corpus', join(dir, 'corpus'), '--quiet'], hangGuardMs(300 + SHRINK_RUNS, 2));
   expect(run.code).toBe(1);
   const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { findings: { id: string; rule: string }[] };
   const { id } = report.findings.find((f) => f.rule === 'MAP-OVERLAP')!;
@@ -131,11 +133,11 @@ test('replay re-runs a finding by id; --emit-test writes a vitest test that fail
   }
 });
 
-test('merge: shards of one seed combine into one report; a failure anywhere is a failure; junk is exit 2', { timeout: 120_000 }, async () => {
+test('merge: shards of one seed combine into one report; a failure anywhere is a failure; junk is exit 2', { timeout: hangGuardMs(4 * 2 * 150 + 4 * SHRINK_RUNS, 16) }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-'));
   const shard = (i: number, adapter: string) => {
     const out = join(dir, `${adapter === FIXTURE ? 'bug' : 'ok'}-${i}`);
-    const r = cli(['run', '--adapter', adapter, '--family', 'page-size-alignment,attach', '--runs', '150', '--shard', `${i}/2`, '--report-dir', out, '--no-corpus', '--quiet', '--min-ops', '0']);
+    const r = cli(['run', '--adapter', adapter, '--family', 'page-size-alignment,attach', '--runs', '150', '--shard', `${i}/2`, '--report-dir', out, '--no-corpus', '--quiet', '--min-ops', '0'], hangGuardMs(2 * 150 + SHRINK_RUNS, 4));
     expect(r.code, r.stderr).toBeLessThan(2);
     return out;
   };
@@ -161,14 +163,14 @@ test('merge: shards of one seed combine into one report; a failure anywhere is a
   expect(cli(['merge', join(dir, 'nothing'), '--report-dir', join(dir, 'none')]).code).toBe(2);
 });
 
-test('mutants lists the catalogue; a mutant runs through --policy mutant=<id> and its replay line carries it', { timeout: 120_000 }, () => {
+test('mutants lists the catalogue; a mutant runs through --policy mutant=<id> and its replay line carries it', { timeout: hangGuardMs(200 + SHRINK_RUNS, 4) }, () => {
   const list = cli(['mutants', '--json']);
   expect(list.code).toBe(0);
   const mutants = JSON.parse(list.stdout) as { id: string }[];
   expect(mutants.map((m) => m.id)).toContain('ro-writable');
   expect(cli(['run', '--adapter', 'builtin:arm-smmu', '--policy', 'mutant=no-such-bug']).stderr).toMatch(/no mutant 'no-such-bug'/);
   const dir = mkdtempSync(join(tmpdir(), 'cli-'));
-  const run = cli(['run', '--adapter', 'builtin:arm-smmu', '--policy', 'mutant=ro-writable', '--family', 'attach', '--runs', '200', '--report-dir', dir, '--no-corpus', '--quiet']);
+  const run = cli(['run', '--adapter', 'builtin:arm-smmu', '--policy', 'mutant=ro-writable', '--family', 'attach', '--runs', '200', '--report-dir', dir, '--no-corpus', '--quiet'], hangGuardMs(200 + SHRINK_RUNS, 2));
   expect(run.code).toBe(1);
   const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { findings: { id: string; rule: string; replay: string }[] };
   const f = report.findings.find((x) => x.rule === 'XLATE-PERM')!;

@@ -13,6 +13,7 @@ import { reportHtml } from '../runner/report-html.ts';
 import { reportJunit } from '../runner/report-junit.ts';
 import { reportMarkdown } from '../runner/report-md.ts';
 import { type Report, type SuiteOptions, runSuite } from '../runner/suite.ts';
+import { SHRINK_RUNS, hangGuardMs } from './helpers.ts';
 
 const base = { seed: 11, runs: 40, maxSteps: 30, minOpsPerKind: 0, maxSkipRate: 1 };
 
@@ -59,14 +60,14 @@ test('the checker notices an empty pass in every format (it is not vacuous)', as
   expect(emptyPasses(forged)).toEqual({ json: ['MAP-OK'], junit: ['MAP-OK'], md: ['MAP-OK'], html: ['MAP-OK'] });
 });
 
-test('an adapter that throws from exec: findings and unexercised rules, none of them a pass', { timeout: 120_000 }, async () => {
+test('an adapter that throws from exec: findings and unexercised rules, none of them a pass', { timeout: hangGuardMs(8 * base.runs + SHRINK_RUNS) }, async () => {
   const r = await run(new ThrowsEverywhere());
   expect(r.findings.map((f) => f.rule)).toEqual(['ADAPTER-REPLY']);
   expect(r.rules.find((x) => x.id === 'MAP-OK')!.status).toBe('UNCHECKED');
   expectHonest(r);
 });
 
-test('a mutant breaking TLB-REMOVED, run on a family that never reaches it', { timeout: 120_000 }, async () => {
+test('a mutant breaking TLB-REMOVED, run on a family that never reaches it', { timeout: hangGuardMs(2 * base.runs + 2 * SHRINK_RUNS) }, async () => {
   const r = await run(createBuiltin('mutant/tlb-no-invalidate', {}), { families: ['symmetric-unmap', 'page-size-alignment'] });
   expect(r.findings.length).toBeGreaterThan(0);
   const removed = r.rules.find((x) => x.id === 'TLB-REMOVED')!;
@@ -74,7 +75,7 @@ test('a mutant breaking TLB-REMOVED, run on a family that never reaches it', { t
   expectHonest(r);
 });
 
-test('one replayed case (--path), a run stopped by a signal, a time budget', { timeout: 120_000 }, async () => {
+test('one replayed case (--path), a run stopped by a signal, a time budget', { timeout: hangGuardMs(200 + SHRINK_RUNS) }, async () => {
   const found = await run(createBuiltin('mutant/tlb-no-invalidate', {}), { families: ['iotlb'], runs: 200 });
   const f = found.findings[0]!;
   const replay = await run(createBuiltin('mutant/tlb-no-invalidate', {}), { families: [f.family], seed: f.seed, path: f.path, ignore: f.ignored });

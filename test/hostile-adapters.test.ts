@@ -6,7 +6,7 @@
 
 import { expect, test } from 'vitest';
 import type { Report } from '../runner/suite.ts';
-import { ROOT, expectCleanRun, runCli } from './cli-run.ts';
+import { ROOT, expectCleanRun, runCli, waitUntil } from './cli-run.ts';
 import { hangGuardMs } from './helpers.ts';
 import { join } from 'node:path';
 
@@ -150,9 +150,10 @@ test.each([['1'], ['2']])('--time ends a run whose adapter hangs in a synchronou
 test.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('%s while the adapter hangs with a live timer: exit %i, the whole report', { timeout: hangGuardMs(0, 4) }, async (sig, code) => {
   const r = await runCli(['run', '--adapter', HOSTILE, '--runs', '100000', '--workers', '1', '--timeout', '60s', '--no-corpus', '--quiet'], {
     env: { HOSTILE: 'never-settles-timer' }, guardMs: hangGuardMs(0, 4),
-    // Well into the run: the hello is answered and a case is waiting on the hung unmap.
-    during: async (child) => {
-      await new Promise((res) => setTimeout(res, 4000));
+    // Well into the run: the adapter's process is up and a case waits on the hung unmap.
+    during: async (child, _out, running) => {
+      await waitUntil(() => running().some((c) => c.includes('host.js')), hangGuardMs(0, 2));
+      await new Promise((res) => setTimeout(res, 2000));
       child.kill(sig);
     },
   });
@@ -168,8 +169,9 @@ test.each([['SIGINT', 130], ['SIGTERM', 143]] as const)('%s while the adapter ha
 test('a second SIGINT still writes the report (workers are terminated rather than waited for)', { timeout: hangGuardMs(0, 8) }, async () => {
   const r = await runCli(['run', '--adapter', HOSTILE, '--runs', '100000', '--workers', '2', '--timeout', '60s', '--no-corpus', '--quiet'], {
     env: { HOSTILE: 'never-settles-timer' }, guardMs: hangGuardMs(0, 8),
-    during: async (child) => {
-      await new Promise((res) => setTimeout(res, 4000));
+    during: async (child, _out, running) => {
+      await waitUntil(() => running().some((c) => c.includes('host.js')), hangGuardMs(0, 2));
+      await new Promise((res) => setTimeout(res, 2000));
       child.kill('SIGINT');
       await new Promise((res) => setTimeout(res, 100));
       child.kill('SIGINT');
@@ -203,4 +205,19 @@ test('a module outside the project loads, and a syntax error names its line and 
   expect(bad.code).toBe(2);
   expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   expect(bad.stderr).toMatch(/broken\.ts:2:\d+/);
+});
+
+test('a signal while the suite itself is still starting: the run stops cleanly, with its report', { timeout: hangGuardMs(0, 2) }, async () => {
+  const r = await runCli(['run', '--adapter', HOSTILE, '--runs', '100000', '--workers', '1', '--no-corpus', '--quiet'], {
+    env: { HOSTILE: 'log' }, guardMs: hangGuardMs(0, 2),
+    // While the suite loads (about a second), after the entry point's first lines (tens of ms;
+    // no program can handle a signal that comes before its first line runs).
+    during: async (child) => {
+      await new Promise((res) => setTimeout(res, 800));
+      child.kill('SIGINT');
+    },
+  });
+  expectCleanRun(r);
+  expect(r.code).toBe(130);
+  expect(r.report().interrupted).toBe(true);
 });

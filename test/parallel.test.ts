@@ -8,6 +8,7 @@ import { loadAdapter } from '../runner/adapters.ts';
 import { parseShard, sliceSeed, splitRuns } from '../runner/slices.ts';
 import { mergeReports } from '../runner/merge.ts';
 import { runSuite } from '../runner/suite.ts';
+import { SHRINK_RUNS, hangGuardMs } from './helpers.ts';
 
 const FIXTURE = 'test/fixtures/overmap-replaces.ts';
 
@@ -29,7 +30,7 @@ test('slices: seeds are distinct per shard and slice, budgets add up, shard synt
   for (const bad of ['0/4', '5/4', '1/0', 'x', '1-2']) expect(() => parseShard(bad), bad).toThrow(ConfigError);
 });
 
-test('two workers find the bug a serial run finds, with the same verdicts run after run', { timeout: 120_000 }, async () => {
+test('two workers find the bug a serial run finds, with the same verdicts run after run', { timeout: hangGuardMs(3 * (2 * base.runs + SHRINK_RUNS), 6) }, async () => {
   const run = async (workers: number) => suite(FIXTURE, { adapterOptions: {}, ...base, families: ['page-size-alignment', 'symmetric-unmap'], workers });
   const serial = await run(1);
   const [a, b] = [await run(2), await run(2)];
@@ -41,7 +42,7 @@ test('two workers find the bug a serial run finds, with the same verdicts run af
   expect(a.families.map((f) => f.id)).toEqual(['page-size-alignment', 'symmetric-unmap', 'other-rules']);
 });
 
-test('the reference passes on two workers; shards of one seed draw different sequences', { timeout: 120_000 }, async () => {
+test('the reference passes on two workers; shards of one seed draw different sequences', { timeout: hangGuardMs(2 * base.runs, 6) }, async () => {
   const run = async (shard: { index: number; count: number }) => suite('builtin:reference', { adapterOptions: {}, ...base, families: ['attach'], workers: 2, shard });
   const [s0, s1] = [await run({ index: 0, count: 2 }), await run({ index: 1, count: 2 })];
   expect(s0.findings).toEqual([]);
@@ -50,7 +51,7 @@ test('the reference passes on two workers; shards of one seed draw different seq
   expect(s1.budget.shard).toEqual({ index: 1, count: 2 });
 });
 
-test('a time budget ends the run, without a finding or a gate failure', { timeout: 60_000 }, async () => {
+test('a time budget ends the run, without a finding or a gate failure', { timeout: hangGuardMs(0, 2) }, async () => {
   const r = await suite('builtin:reference', { ...base, minOpsPerKind: 20, maxSkipRate: 0.2, families: ['attach', 'iotlb'], timeMs: 3000 });
   // With --time the run count is unbounded: only the deadline can have ended it.
   expect(r.budget.timeMs).toBe(3000);
@@ -62,7 +63,7 @@ test('a time budget ends the run, without a finding or a gate failure', { timeou
   for (const rule of r.rules) if (rule.checks === 0) expect(rule.status, rule.id).not.toBe('PASS');
 });
 
-test('two shards merged see exactly what one unsharded run of the same seeds sees', { timeout: 180_000 }, async () => {
+test('two shards merged see exactly what one unsharded run of the same seeds sees', { timeout: hangGuardMs(3 * 2 * (240 + SHRINK_RUNS), 12) }, async () => {
   const families = ['page-size-alignment', 'symmetric-unmap'];
   const run = async (workers: number, runs: number, shard?: { index: number; count: number }) => suite(FIXTURE, { adapterOptions: {}, ...base, runs, families, workers, ...(shard ? { shard } : {}) });
   // Unsharded, four slices: seeds of global slices 0..3. Two shards of two slices: {0, 2} and {1, 3}.

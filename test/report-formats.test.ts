@@ -10,6 +10,7 @@ import { reportJunit } from '../runner/report-junit.ts';
 import { reportMarkdown } from '../runner/report-md.ts';
 import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
 import { type Report, runSuite, shellWord } from '../runner/suite.ts';
+import { SHRINK_RUNS, hangGuardMs } from './helpers.ts';
 
 const opts = { seed: 3, runs: 60, maxSteps: 30, minOpsPerKind: 0, maxSkipRate: 1 };
 let report: Report;
@@ -65,7 +66,7 @@ test('Markdown and HTML carry the hostile text as text: no markup of it survives
   expect(html).toContain('&lt;script&gt;window.__pwned=1&lt;/script&gt;');
 });
 
-test('JUnit: a broken rule is a <failure> with the trace; a quality warning passes with its text in <system-out>', { timeout: 120_000 }, async () => {
+test('JUnit: a broken rule is a <failure> with the trace; a quality warning passes with its text in <system-out>', { timeout: hangGuardMs(150 + 60 + SHRINK_RUNS) }, async () => {
   const { default: overmap } = await import('./fixtures/overmap-replaces.ts');
   const bad = await runSuite(overmap(), { adapterSpec: 'test/fixtures/overmap-replaces.ts', ...opts, runs: 150, families: ['page-size-alignment'] });
   const xml = reportJunit(bad);

@@ -78,6 +78,13 @@ test('slow but correct replies pass, and the process rules are checked rather th
   for (const id of ['ADAPTER-REPLY', 'ADAPTER-CRASH', 'ADAPTER-TIMEOUT']) expect(rules.find((x) => x.id === id)!.status, id).toBe('PASS');
 });
 
+test('a model that takes 3 s to start is not a timeout: the hello has its own (--hello-timeout), replies keep theirs', { timeout: hangGuardMs(15, 2) }, async () => {
+  const r = await run(`sleep 3; exec ${join(ROOT, 'impl', 'c', 'build', 'example-model')}`, ['--runs', '15', '--min-ops', '0'], '1s');
+  expectCleanRun(r);
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  expect(r.report().findings).toEqual([]);
+});
+
 test('a protocol version mismatch ends the run before any test: one line, exit 2', { timeout: hangGuardMs(0, 1) }, async () => {
   const r = await run(`${join(FIXTURES, 'broken-stream')} protocol 2`);
   expect(r.code).toBe(2);

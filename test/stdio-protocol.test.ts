@@ -11,6 +11,7 @@ import { runFamily } from '../properties/property.ts';
 import { loadAdapter, loadInProcessAdapter, lockstep } from '../runner/adapters.ts';
 import { LineSplitter } from '../runner/stdio/lines.ts';
 import { ProcessAdapter } from '../runner/stdio/adapter.ts';
+import { hangGuardMs } from './helpers.ts';
 
 const serveCmd = (args: string) => `node bin/iommu-conformance.js serve ${args}`;
 const BUDGET = { seed: 7, runs: 60, maxSteps: 30 };
@@ -80,7 +81,7 @@ test.each([
   ['builtin:reference', 'symmetric-unmap'],
   ['builtin:reference', 'sva'],
   ['builtin:reference --profile virtio-iommu', 'attach'],
-])('%s served over stdio passes %s, pipelined and in lockstep alike', { timeout: 120_000 }, async (spec, fam) => {
+])('%s served over stdio passes %s, pipelined and in lockstep alike', { timeout: hangGuardMs(2 * BUDGET.runs, 2) }, async (spec, fam) => {
   const piped = await family(`cmd:${serveCmd(`--adapter ${spec}`)}`, fam);
   const stepped = await family(`cmd:${serveCmd(`--adapter ${spec}`)}`, fam, { lockstep: true });
   expect(piped.findings).toEqual([]);
@@ -90,7 +91,7 @@ test.each([
   expect(piped.coverage.toJSON()).toEqual(stepped.coverage.toJSON());
 });
 
-test('the Arm model over stdio under fault injection: its own allocation order diverges from the prediction, and nothing is misjudged', { timeout: 120_000 }, async () => {
+test('the Arm model over stdio under fault injection: its own allocation order diverges from the prediction, and nothing is misjudged', { timeout: hangGuardMs(2 * BUDGET.runs * 64, 1) }, async () => {
   const r = await family(`cmd:${serveCmd('--adapter builtin:arm-smmu')}`, 'fault-injection');
   const inProcess = await family('builtin:arm-smmu', 'fault-injection', { inProcess: true });
   expect(r.findings.map((f) => f.rule)).toEqual(inProcess.findings.map((f) => f.rule));

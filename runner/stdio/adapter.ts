@@ -85,8 +85,8 @@ export class ProcessAdapter implements Adapter {
       this.info = await this.start();
     } catch (e) {
       this.child?.kill();
-      if (e instanceof ConfigError) throw e;
-      throw e instanceof AdapterFault ? e : new AdapterFault('ADAPTER-REPLY', `hello: ${adapterText((e as Error).message)}`);
+      if (e instanceof ConfigError || e instanceof AdapterFault || e instanceof RunInterrupted) throw e;
+      throw new AdapterFault('ADAPTER-REPLY', `hello: ${adapterText((e as Error).message)}`);
     }
     return this.info;
   }
