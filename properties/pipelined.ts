@@ -72,26 +72,21 @@ export interface BatchCase {
 
 /**
  * Several cases in one round trip: every reset and predicted case written at once, then each
- * judged in order. Each case starts with its own reset, so what the adapter did for one cannot
- * touch the next. A case that needs more (a divergence) queues its rebuild behind the batch.
- * After a case the adapter broke (a crash, a hang, a bad reply), the rest are run again one by
- * one in fresh processes: they were not at fault.
+ * judged in order and handed to `onResult`, until it returns false. Each case starts with its
+ * own reset, so what the adapter did for one cannot touch the next. A case that needs more (a
+ * divergence) queues its rebuild behind the batch. After a case the adapter broke (a crash, a
+ * hang, a bad reply), the rest are run again one by one, in fresh processes: they were not at
+ * fault.
  */
-export async function runBatch(adapter: PipelinedAdapter, cases: readonly BatchCase[]): Promise<SequenceResult[]> {
+export async function runBatch(adapter: PipelinedAdapter, cases: readonly BatchCase[], onResult: (r: SequenceResult, k: number) => boolean): Promise<void> {
   const sent = cases.map((c) => sendCase(adapter, c.steps, c.cfg));
-  const results: SequenceResult[] = [];
   let tainted = false;
   for (const [k, c] of cases.entries()) {
     const r = tainted ? await runPipelined(adapter, c.steps, c.cfg) : await judgeSent(adapter, c.steps, c.cfg, sent[k]!);
-    if (r.interrupted) {
-      // The run is stopping: nothing after this is judged either.
-      for (let j = k; j < cases.length; j++) results.push(r);
-      return results;
-    }
     if (r.violation && r.violation.status !== 'FAIL' && r.violation.status !== 'QUALITY_WARNING') tainted = true;
-    results.push(r);
+    // The caller has what it needs (a new finding, a stop): the rest need not be run again.
+    if (!onResult(r, k)) return;
   }
-  return results;
 }
 
 async function judgeSent(adapter: PipelinedAdapter, steps: readonly RawStep[], cfg: CheckerConfig, sent: Sent | { error: unknown }): Promise<SequenceResult> {

@@ -199,15 +199,14 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
       let failedAt: number | null = null;
       const judgeBatch = async (): Promise<boolean> => {
         const batch = queued.splice(0);
-        const results = await runBatch(ctx.adapter as PipelinedAdapter, batch.map((b) => ({ steps: b.steps, cfg: config(b.topology, b.cov, false) })));
-        for (const [j, b] of batch.entries()) {
-          current = b.topology;
-          if (!judge(results[j]!, b.cov)) {
-            failedAt = b.index;
-            // Not a failure as fast-check sees it (its case passed long ago): the search ends here.
-            throw new fc.PreconditionFailure(true);
-          }
-        }
+        await runBatch(ctx.adapter as PipelinedAdapter, batch.map((b) => ({ steps: b.steps, cfg: config(b.topology, b.cov, false) })), (r, j) => {
+          current = batch[j]!.topology;
+          if (!judge(r, batch[j]!.cov)) failedAt = batch[j]!.index;
+          return failedAt === null && stopped === undefined;
+        });
+        // A failure ends the search here; so does a family given up on. Not a failure as
+        // fast-check sees it (the failing case passed long ago as far as it knows).
+        if (failedAt !== null || stopped !== undefined) throw new fc.PreconditionFailure(true);
         return true;
       };
       const predicate = (topology: Topology, steps: RawStep[]) => {

@@ -140,6 +140,9 @@ export class ProcessAdapter implements Adapter {
   /** Spawns a fresh process and queues its hello; the promise settles with the hello reply. */
   private start(): Promise<AdapterInfo> {
     this.child?.kill();
+    // Replies the old process still owed (a case abandoned mid-flight) will never come: nobody
+    // waits for them any more, and the new process's replies must not queue behind them.
+    if (this.queue.length > 0) this.fail(new AdapterFault('ADAPTER-CRASH', 'the adapter process was stopped by the suite'));
     this.latent = null;
     const child: AdapterChild = new AdapterChild(this.launch, {
       line: (l) => this.onLine(child, l),
