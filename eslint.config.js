@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'reports/', '.iommu-conformance/', '.cache/', 'impl/c/build/'] },
+  { ignores: ['node_modules/', 'reports/', '.iommu-conformance/', '.cache/', 'impl/sdk/c/build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,7 +6,7 @@
 // ratio}` into reports/bench.json.
 
 import { encodeOutcome } from '../spec/index.ts';
-import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
+import { ArmSmmuModel } from '../impl/models/arm-smmu/smmu.ts';
 import { runSuite } from '../runner/suite.ts';
 import { mergeBench, table } from './bench-json.ts';
 import { cpuMs } from './cpu-time.ts';

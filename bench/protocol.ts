@@ -1,4 +1,4 @@
-// The stdio protocol's cost, against the C example model (impl/c, built by scripts/build-c.sh).
+// The stdio protocol's cost, against the C example model (impl/sdk/c, built by scripts/build-c.sh).
 // First the suite runs against it through the transport and the op stream of every test case is
 // recorded; then exactly that stream is sent again with nothing but the transport in between,
 // once pipelined (a whole case written before its replies are read) and once in lockstep (each
@@ -13,7 +13,7 @@ import { lockstep } from '../runner/adapters.ts';
 import { ProcessAdapter } from '../runner/stdio/adapter.ts';
 import { mergeBench, table } from './bench-json.ts';
 
-const MODEL = 'impl/c/build/example-model';
+const MODEL = 'impl/sdk/c/build/example-model';
 const RUNS = Number(process.env.BENCH_RUNS ?? 400);
 const FAMILIES = ['symmetric-unmap', 'page-size-alignment', 'attach', 'iotlb'];
 

@@ -3,10 +3,10 @@
 
 import { type Adapter, ConfigError } from '../spec/index.ts';
 import { ReferenceAdapter } from '../impl/reference/adapter.ts';
-import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
-import type { PartialUnmap } from '../impl/arm-smmu/pgtable.ts';
-import { mutantById } from '../impl/arm-smmu/mutants.ts';
-import createAmdVi from '../impl/amd-vi/module.ts';
+import { ArmSmmuModel } from '../impl/models/arm-smmu/smmu.ts';
+import type { PartialUnmap } from '../impl/models/arm-smmu/pgtable.ts';
+import { mutantById } from '../impl/models/arm-smmu/mutants.ts';
+import createAmdVi from '../impl/models/amd-vi/module.ts';
 import type { AdapterOptions } from './adapters.ts';
 import { MUTANT_ENTRIES } from './mutant-entries.ts';
 

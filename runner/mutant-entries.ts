@@ -2,10 +2,10 @@
 // list per bundled model; the kill run takes any list, so new catalogues are appended here.
 
 import type { Adapter } from '../spec/index.ts';
-import { ARM_MUTANTS, type Mutant } from '../impl/arm-smmu/mutants.ts';
-import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
-import { AMD_MUTANTS } from '../impl/amd-vi/mutants.ts';
-import { AmdViModel } from '../impl/amd-vi/model.ts';
+import { ARM_MUTANTS, type Mutant } from '../impl/models/arm-smmu/mutants.ts';
+import { ArmSmmuModel } from '../impl/models/arm-smmu/smmu.ts';
+import { AMD_MUTANTS } from '../impl/models/amd-vi/mutants.ts';
+import { AmdViModel } from '../impl/models/amd-vi/model.ts';
 
 export interface MutantEntry {
   id: string;

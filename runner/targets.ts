@@ -16,7 +16,7 @@ import { type Report, type ReportFinding, runSuite } from './suite.ts';
 export interface Target {
   id: string;
   title: string;
-  /** Scripts (project-relative) that fetch and build it; each exits non-zero with one line on failure. */
+  /** Scripts (project-relative, with their arguments) that fetch and build it; each exits non-zero with one line on failure. */
   prepare: string[];
   /** How the suite reaches it: `cmd:<command>` or a module path. */
   adapter: string;
@@ -32,21 +32,21 @@ export const TARGETS: readonly Target[] = [
     id: 'linux-io-pgtable-arm',
     title: "Linux 6.1's io-pgtable-arm (Debian linux-source-6.1), under a core layer written from the rules",
     prepare: ['scripts/fetch-linux.sh', 'scripts/build-linux-target.sh'],
-    adapter: 'cmd:impl/linux-io-pgtable-arm/build/io-pgtable-arm-adapter',
+    adapter: 'cmd:impl/targets/linux/io-pgtable-arm/build/io-pgtable-arm-adapter',
     profile: 'linux',
     runs: 2000,
     maxSteps: 60,
-    expectations: 'impl/linux-io-pgtable-arm/expectations.json',
+    expectations: 'impl/targets/linux/io-pgtable-arm/expectations.json',
   },
   {
     id: 'qemu-virtio-iommu',
     title: "QEMU 7.2's virtio-iommu device (Debian qemu-system-x86), driven over qtest",
-    prepare: ['scripts/fetch-qemu.sh'],
-    adapter: 'impl/qemu-virtio-iommu/module.ts',
+    prepare: ['scripts/fetch-qemu-suite.sh bookworm x86_64'],
+    adapter: 'impl/targets/qemu/virtio-iommu/module.ts',
     profile: 'virtio-iommu',
     runs: 600,
     maxSteps: 60,
-    expectations: 'impl/qemu-virtio-iommu/expectations.json',
+    expectations: 'impl/targets/qemu/virtio-iommu/expectations.json',
   },
 ];
 
@@ -123,9 +123,10 @@ export function readExpectations(file: string): Expectations {
 
 /** Runs the target's scripts; returns why it is unavailable, or null when it is ready. */
 export function prepareTarget(t: Target, root = process.cwd()): string | null {
-  for (const script of t.prepare) {
+  for (const line of t.prepare) {
+    const [script, ...args] = line.split(' ');
     try {
-      execFileSync('bash', [join(root, script)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30 * 60_000 });
+      execFileSync('bash', [join(root, script!), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30 * 60_000 });
     } catch (e) {
       const err = e as { stderr?: Buffer; message: string };
       const line = err.stderr?.toString().trim().split('\n').pop() || err.message.split('\n')[0];

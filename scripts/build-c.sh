@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the C SDK, the example C model and the stdio test fixtures (impl/c/build/) with make
+# Builds the C SDK, the example C model and the stdio test fixtures (impl/sdk/c/build/) with make
 # and the system C compiler. Quiet when it works; on failure one line on stderr naming the
-# first compiler error, and make's whole output in impl/c/build/make.log.
+# first compiler error, and make's whole output in impl/sdk/c/build/make.log.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,15 +11,15 @@ for tool in make "${CC:-cc}"; do
     exit 1
   fi
 done
-mkdir -p "$root/impl/c/build"
+mkdir -p "$root/impl/sdk/c/build"
 # Test files run in parallel and may each build first: one make at a time in this tree.
 if command -v flock > /dev/null; then
-  exec 9> "$root/impl/c/build/.lock"
+  exec 9> "$root/impl/sdk/c/build/.lock"
   flock 9
 fi
-log="$root/impl/c/build/make.log"
-if ! make -C "$root/impl/c" --no-print-directory > "$log" 2>&1; then
+log="$root/impl/sdk/c/build/make.log"
+if ! make -C "$root/impl/sdk/c" --no-print-directory > "$log" 2>&1; then
   first="$(grep -m1 -E ': (fatal )?error:|\*\*\*' "$log" || tail -n1 "$log")"
-  echo "build-c: make -C impl/c failed: ${first} (full output: impl/c/build/make.log)" >&2
+  echo "build-c: make -C impl/sdk/c failed: ${first} (full output: impl/sdk/c/build/make.log)" >&2
   exit 1
 fi

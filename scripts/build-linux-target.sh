@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Builds real target 1: Linux 6.1's io-pgtable-arm, compiled in userspace against the project's
 # stub header, under the project's core layer and C SDK, as a stdio adapter:
-#   impl/linux-io-pgtable-arm/build/io-pgtable-arm-adapter
+#   impl/targets/linux/io-pgtable-arm/build/io-pgtable-arm-adapter
 # Fetches the kernel files first (scripts/fetch-linux.sh). Does nothing when the binary is
 # newer than every input. Prints the binary's path on stdout.
 # Exit status: 0 built, 3 the Linux package cannot be fetched here, 1 anything else.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-here="$root/impl/linux-io-pgtable-arm"
-sdk="$root/impl/c/sdk"
+here="$root/impl/targets/linux/io-pgtable-arm"
+sdk="$root/impl/sdk/c/sdk"
 ksrc="$root/.cache/linux/src"
 out="$here/build"
 bin="$out/io-pgtable-arm-adapter"

@@ -14,7 +14,7 @@ pkg=linux-source-6.1
 # What the target compiles: io-pgtable-arm.c, its register header, the io-pgtable API and
 # io-pgtable.c (alloc_io_pgtable_ops() sets iop->fmt, free_io_pgtable_ops() flushes the TLB).
 # Plus the 6.1 core layer iommu.c: never compiled, only read to check
-# impl/linux-io-pgtable-arm/core.c against it.
+# impl/targets/linux/io-pgtable-arm/core.c against it.
 files=(
   drivers/iommu/io-pgtable-arm.c
   drivers/iommu/io-pgtable-arm.h

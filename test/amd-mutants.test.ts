@@ -7,8 +7,8 @@
 
 import { expect, test } from 'vitest';
 import { RULES, resolveCapabilities, resolvePolicies } from '../spec/index.ts';
-import { AMD_MUTANTS } from '../impl/amd-vi/mutants.ts';
-import { AmdViModel } from '../impl/amd-vi/model.ts';
+import { AMD_MUTANTS } from '../impl/models/amd-vi/mutants.ts';
+import { AmdViModel } from '../impl/models/amd-vi/model.ts';
 import { familyById } from '../properties/families.ts';
 import { runFamily } from '../properties/property.ts';
 import { SHRINK_RUNS, hangGuardMs } from './helpers.ts';

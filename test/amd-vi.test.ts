@@ -5,15 +5,15 @@
 
 import { describe, expect, test } from 'vitest';
 import { GiB, KiB, MiB, type Op, type Outcome, PROT, resolveCapabilities } from '../spec/index.ts';
-import { FaultInjector, TableMemory } from '../impl/arm-smmu/memory.ts';
-import { coreMap, coreUnmap } from '../impl/amd-vi/core.ts';
-import { decodeDte, encodeDte } from '../impl/amd-vi/dte.ts';
-import { Iotlb } from '../impl/amd-vi/iotlb.ts';
-import { AmdViModel } from '../impl/amd-vi/model.ts';
-import { AmdV1Table } from '../impl/amd-vi/pgtable.ts';
-import { PTE_FC, PTE_IR, PTE_IW, PTE_PR, isLeaf, leafPte, levelIndex, levelsFor, nextLevel, outputAddress, tablePte } from '../impl/amd-vi/pte.ts';
-import { AMD_TOPOLOGIES } from '../impl/amd-vi/topologies.ts';
-import { walkTables } from '../impl/amd-vi/walk.ts';
+import { FaultInjector, TableMemory } from '../impl/models/arm-smmu/memory.ts';
+import { coreMap, coreUnmap } from '../impl/models/amd-vi/core.ts';
+import { decodeDte, encodeDte } from '../impl/models/amd-vi/dte.ts';
+import { Iotlb } from '../impl/models/amd-vi/iotlb.ts';
+import { AmdViModel } from '../impl/models/amd-vi/model.ts';
+import { AmdV1Table } from '../impl/models/amd-vi/pgtable.ts';
+import { PTE_FC, PTE_IR, PTE_IW, PTE_PR, isLeaf, leafPte, levelIndex, levelsFor, nextLevel, outputAddress, tablePte } from '../impl/models/amd-vi/pte.ts';
+import { AMD_TOPOLOGIES } from '../impl/models/amd-vi/topologies.ts';
+import { walkTables } from '../impl/models/amd-vi/walk.ts';
 import { runSuite } from '../runner/suite.ts';
 
 const RW = PROT.READ | PROT.WRITE;
@@ -220,7 +220,7 @@ describe('the model', () => {
 test.each(['fixed', 'dynamic'] as const)('the whole suite passes with a %s table top (page-table pages freed on unmap: no PT-LEAK)', { timeout: 300_000 }, async (top) => {
   const adapter = new AmdViModel({ top });
   expect(resolveCapabilities('linux', adapter.hello().capabilities)).toMatchObject({ pasid: true, sva: true, iova_to_phys: true });
-  const r = await runSuite(adapter, { adapterSpec: 'impl/amd-vi/module.ts', seed: 4, runs: 60, maxSteps: 40, minOpsPerKind: 0, maxSkipRate: 0.2 });
+  const r = await runSuite(adapter, { adapterSpec: 'impl/models/amd-vi/module.ts', seed: 4, runs: 60, maxSteps: 40, minOpsPerKind: 0, maxSkipRate: 0.2 });
   expect(r.findings.map((f) => `${f.rule}: ${f.trace.join(' ; ')} expected ${f.expected.join('|')} observed ${f.observed}`)).toEqual([]);
   expect(r.quality).toEqual([]);
   expect(r.summary.FAIL).toBe(0);

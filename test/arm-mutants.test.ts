@@ -3,8 +3,8 @@
 
 import { expect, test } from 'vitest';
 import { RULES } from '../spec/index.ts';
-import { ARM_MUTANTS } from '../impl/arm-smmu/mutants.ts';
-import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
+import { ARM_MUTANTS } from '../impl/models/arm-smmu/mutants.ts';
+import { ArmSmmuModel } from '../impl/models/arm-smmu/smmu.ts';
 import { familyById } from '../properties/families.ts';
 import { runFamily } from '../properties/property.ts';
 import { SHRINK_RUNS, hangGuardMs } from './helpers.ts';

@@ -4,12 +4,12 @@
 
 import { describe, expect, test } from 'vitest';
 import { GiB, KiB, MiB, type Op, type Outcome, PROT } from '../spec/index.ts';
-import { CD_WORDS, CdTable } from '../impl/arm-smmu/cd.ts';
-import { coreMap, coreUnmap } from '../impl/arm-smmu/core.ts';
-import { FaultInjector, TableMemory } from '../impl/arm-smmu/memory.ts';
-import { LpaeTable, type PartialUnmap } from '../impl/arm-smmu/pgtable.ts';
-import { ArmSmmuModel, type ArmSmmuOptions } from '../impl/arm-smmu/smmu.ts';
-import { ARM_TOPOLOGIES } from '../impl/arm-smmu/topologies.ts';
+import { CD_WORDS, CdTable } from '../impl/models/arm-smmu/cd.ts';
+import { coreMap, coreUnmap } from '../impl/models/arm-smmu/core.ts';
+import { FaultInjector, TableMemory } from '../impl/models/arm-smmu/memory.ts';
+import { LpaeTable, type PartialUnmap } from '../impl/models/arm-smmu/pgtable.ts';
+import { ArmSmmuModel, type ArmSmmuOptions } from '../impl/models/arm-smmu/smmu.ts';
+import { ARM_TOPOLOGIES } from '../impl/models/arm-smmu/topologies.ts';
 import { runSuite } from '../runner/suite.ts';
 
 const RW = PROT.READ | PROT.WRITE;

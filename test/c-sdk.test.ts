@@ -15,7 +15,7 @@ import {
 import { PG_4K_2M_1G, RW, SZ_1G, SZ_2M, SZ_4K, fixedTopology } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const BUILD = join(ROOT, 'impl', 'c', 'build');
+const BUILD = join(ROOT, 'impl', 'sdk', 'c', 'build');
 const MODEL = join(BUILD, 'example-model');
 const FAULTY = join(BUILD, 'fixtures', 'faulty-model');
 const BROKEN = join(BUILD, 'fixtures', 'broken-stream');

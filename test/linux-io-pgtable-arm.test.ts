@@ -1,6 +1,6 @@
 // Real target 1: Linux 6.1's io-pgtable-arm, fetched from Debian's linux-source-6.1 and built
 // in userspace (scripts/build-linux-target.sh), driven over the stdio protocol. The suite's
-// findings must be exactly the judged ones of impl/linux-io-pgtable-arm/expectations.json: a new
+// findings must be exactly the judged ones of impl/targets/linux/io-pgtable-arm/expectations.json: a new
 // divergence, or an expected one that vanished, fails. Without the package (no apt, no network)
 // the tests warn loudly and skip, except under CI=true, where that is a failure.
 
@@ -13,7 +13,7 @@ import { beforeAll, expect, test } from 'vitest';
 import { decodeHello, resolvePolicies, validateTopology } from '../spec/index.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const EXPECTATIONS = join(ROOT, 'impl/linux-io-pgtable-arm/expectations.json');
+const EXPECTATIONS = join(ROOT, 'impl/targets/linux/io-pgtable-arm/expectations.json');
 /** build-linux-target.sh: the package cannot be fetched on this machine. */
 const UNAVAILABLE = 3;
 

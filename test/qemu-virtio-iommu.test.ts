@@ -1,8 +1,8 @@
 // Real target 2: QEMU 7.2's virtio-iommu device model from Debian's qemu-system-x86, fetched by
-// scripts/fetch-qemu.sh and driven over qtest by impl/qemu-virtio-iommu/. The request encoder is
+// scripts/fetch-qemu-suite.sh and driven over qtest by impl/targets/qemu/virtio-iommu/. The request encoder is
 // checked at its edges without QEMU; then the handshake and raw requests against the real
 // device; then a bounded suite run, whose findings must be exactly the judged ones of
-// impl/qemu-virtio-iommu/expectations.json. Without the packages (no apt, no network) the QEMU
+// impl/targets/qemu/virtio-iommu/expectations.json. Without the packages (no apt, no network) the QEMU
 // tests warn loudly and skip, except under CI=true, where that is a failure.
 
 import { spawnSync } from 'node:child_process';
@@ -11,19 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Op, PROT, PROT_WIRE_MAX, U64_MAX, validateTopology } from '../spec/index.ts';
-import { QemuVirtioIommuAdapter } from '../impl/qemu-virtio-iommu/adapter.ts';
-import { hexBytes } from '../impl/qemu-virtio-iommu/bytes.ts';
-import { type QemuInstall, findQemu } from '../impl/qemu-virtio-iommu/machine.ts';
+import { QemuVirtioIommuAdapter } from '../impl/targets/qemu/virtio-iommu/adapter.ts';
+import { hexBytes } from '../impl/targets/qemu/common/bytes.ts';
+import { type QemuInstall, findQemu } from '../impl/targets/qemu/common/machine.ts';
 import {
   FAULT_REASON, MAP_F, type Request, decodeFault, decodeProbe, decodeRequest, encodeRequest, mapFlags, statusName, suiteRange, virtRange,
-} from '../impl/qemu-virtio-iommu/requests.ts';
-import { QemuSystem } from '../impl/qemu-virtio-iommu/system.ts';
-import { TOPOLOGIES, machineFor, topology } from '../impl/qemu-virtio-iommu/topologies.ts';
-import { unsendableMap, unsendableUnmap } from '../impl/qemu-virtio-iommu/unsendable.ts';
+} from '../impl/targets/qemu/virtio-iommu/requests.ts';
+import { QemuSystem } from '../impl/targets/qemu/virtio-iommu/system.ts';
+import { TOPOLOGIES, machineFor, topology } from '../impl/targets/qemu/virtio-iommu/topologies.ts';
+import { unsendableMap, unsendableUnmap } from '../impl/targets/qemu/virtio-iommu/unsendable.ts';
 import { unavailableTarget } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const EXPECTATIONS = join(ROOT, 'impl/qemu-virtio-iommu/expectations.json');
+const EXPECTATIONS = join(ROOT, 'impl/targets/qemu/virtio-iommu/expectations.json');
 const TOP = U64_MAX + 1n;
 
 describe('requests: the one place (iova, size) becomes [virt_start, virt_end]', () => {
@@ -128,8 +128,8 @@ let install: QemuInstall | null = null;
 let unavailable = '';
 
 beforeAll(() => {
-  const r = spawnSync('bash', [join(ROOT, 'scripts/fetch-qemu.sh')], { encoding: 'utf8', timeout: 900_000 });
-  const found = r.status === 0 ? findQemu() : `scripts/fetch-qemu.sh failed: ${r.stderr.trim().split('\n').at(-1)}`;
+  const r = spawnSync('bash', [join(ROOT, 'scripts/fetch-qemu-suite.sh'), 'bookworm', 'x86_64'], { encoding: 'utf8', timeout: 900_000 });
+  const found = r.status === 0 ? findQemu('bookworm') : `scripts/fetch-qemu-suite.sh failed: ${r.stderr.trim().split('\n').at(-1)}`;
   if (typeof found === 'string') unavailable = found;
   else install = found;
 }, 900_000);
@@ -302,7 +302,7 @@ describe('QEMU virtio-iommu, the adapter', () => {
     }
     const dir = mkdtempSync(join(tmpdir(), 'qemu-virtio-iommu-'));
     try {
-      const args = ['bin/iommu-conformance.js', 'run', '--adapter', 'impl/qemu-virtio-iommu/module.ts', '--seed', String(exp.run.seed),
+      const args = ['bin/iommu-conformance.js', 'run', '--adapter', 'impl/targets/qemu/virtio-iommu/module.ts', '--seed', String(exp.run.seed),
         '--runs', String(exp.run.runs), '--max-steps', String(exp.run.maxSteps), '--workers', '1', '--report-dir', dir, '--no-corpus', '--quiet'];
       const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', timeout: 580_000 });
       const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;

@@ -8,7 +8,7 @@ import { HOSTILE_SHOWN, Hostile } from './fixtures/hostile-name.ts';
 import { reportHtml } from '../runner/report-html.ts';
 import { reportJunit } from '../runner/report-junit.ts';
 import { reportMarkdown } from '../runner/report-md.ts';
-import { ArmSmmuModel } from '../impl/arm-smmu/smmu.ts';
+import { ArmSmmuModel } from '../impl/models/arm-smmu/smmu.ts';
 import { type Report, runSuite, shellWord } from '../runner/suite.ts';
 import { SHRINK_RUNS, hangGuardMs } from './helpers.ts';
 

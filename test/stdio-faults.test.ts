@@ -10,7 +10,7 @@ import { beforeAll, expect, test } from 'vitest';
 import { ROOT, expectCleanRun, runCli } from './cli-run.ts';
 import { hangGuardMs } from './helpers.ts';
 
-const FIXTURES = join(ROOT, 'impl', 'c', 'build', 'fixtures');
+const FIXTURES = join(ROOT, 'impl', 'sdk', 'c', 'build', 'fixtures');
 
 beforeAll(() => {
   const b = spawnSync('bash', [join(ROOT, 'scripts', 'build-c.sh')], { encoding: 'utf8' });
@@ -79,7 +79,7 @@ test('slow but correct replies pass, and the process rules are checked rather th
 });
 
 test('a model that takes 3 s to start is not a timeout: the hello has its own (--hello-timeout), replies keep theirs', { timeout: hangGuardMs(15, 2) }, async () => {
-  const r = await run(`sleep 3; exec ${join(ROOT, 'impl', 'c', 'build', 'example-model')}`, ['--runs', '15', '--min-ops', '0'], '1s');
+  const r = await run(`sleep 3; exec ${join(ROOT, 'impl', 'sdk', 'c', 'build', 'example-model')}`, ['--runs', '15', '--min-ops', '0'], '1s');
   expectCleanRun(r);
   expect(r.code, r.stdout + r.stderr).toBe(0);
   expect(r.report().findings).toEqual([]);

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
 import { AdapterFault, ConfigError, OP_KINDS, PROTOCOL_VERSION, WireError, decodeHello, decodeTopology, encodeTopology } from '../spec/index.ts';
-import { ARM_TOPOLOGIES } from '../impl/arm-smmu/topologies.ts';
+import { ARM_TOPOLOGIES } from '../impl/models/arm-smmu/topologies.ts';
 import { familyById } from '../properties/families.ts';
 import { runFamily } from '../properties/property.ts';
 import { loadAdapter, loadInProcessAdapter, lockstep } from '../runner/adapters.ts';

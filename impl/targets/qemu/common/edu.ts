@@ -1,0 +1,70 @@
+// QEMU's `edu` teaching device as a DMA engine behind the IOMMU: it copies between bus
+// addresses (IOVAs, translated by the virtio-iommu) and a 4 KiB internal buffer at device
+// address 0x40000. A copy runs from a timer; with `-icount sleep=off` it fires as soon as QEMU
+// is idle, so a poll or two of the command register sees it finish.
+//
+// A blocked access does not fail the copy: QEMU reads zeros and drops writes. Whether it was
+// blocked is what the virtio-iommu's fault record says (see VirtioIommu.takeFaults).
+
+import type { Access } from '../../../../spec/index.ts';
+import type { PciFunction } from './pci.ts';
+import type { Qtest } from './qtest.ts';
+
+export const EDU_IDS = { vendor: 0x1234, device: 0x11e8 } as const;
+
+const REG = { SRC: 0x80, DST: 0x88, COUNT: 0x90, CMD: 0x98 } as const;
+const CMD_RUN = 1;
+/** Direction bit: set, buffer → bus address (the device writes memory). */
+const CMD_TO_BUS = 2;
+/** The device-internal buffer; an out-of-range copy makes QEMU abort (hw_error). */
+const BUFFER = 0x40000n;
+const BUFFER_SIZE = 0x1000;
+
+export class Edu {
+  private constructor(
+    private readonly qt: Qtest,
+    readonly pci: PciFunction,
+    private readonly bar: bigint,
+  ) {}
+
+  static async open(qt: Qtest, pci: PciFunction, bar: bigint): Promise<Edu> {
+    const ids = await pci.ids();
+    if (ids.vendor !== EDU_IDS.vendor || ids.device !== EDU_IDS.device) {
+      throw new Error(`expected an edu device (1234:11e8) at ${pci.name()}, found ${ids.vendor.toString(16)}:${ids.device.toString(16)}`);
+    }
+    await pci.setBar(0, bar);
+    await pci.enable();
+    return new Edu(qt, pci, bar);
+  }
+
+  private reg(off: number): string {
+    return `0x${(this.bar + BigInt(off)).toString(16)}`;
+  }
+
+  /**
+   * Starts a copy of `len` bytes at `iova`: 'r' reads memory into the buffer, 'w' writes the
+   * buffer to memory. Resolves once the registers are written, not when the copy is done.
+   */
+  start(iova: bigint, access: Access, len = 1): Promise<unknown> {
+    if (len < 1 || len > BUFFER_SIZE - 1) throw new RangeError(`edu copies 1..${BUFFER_SIZE - 1} bytes, not ${len}`);
+    const toBus = access === 'w';
+    const [src, dst] = toBus ? [BUFFER, iova] : [iova, BUFFER];
+    return this.qt.batch([
+      `writeq ${this.reg(REG.SRC)} 0x${src.toString(16)}`,
+      `writeq ${this.reg(REG.DST)} 0x${dst.toString(16)}`,
+      `writeq ${this.reg(REG.COUNT)} ${len}`,
+      `writeq ${this.reg(REG.CMD)} ${CMD_RUN | (toBus ? CMD_TO_BUS : 0)}`,
+    ]);
+  }
+
+  /** Has the last copy finished? (one qtest command) */
+  async finished(): Promise<boolean> {
+    return (BigInt(await this.qt.cmd(`readq ${this.reg(REG.CMD)}`)) & BigInt(CMD_RUN)) === 0n;
+  }
+
+  /** The device's card-liveness register returns the complement of what was written. */
+  async alive(): Promise<boolean> {
+    const [, v] = await this.qt.batch([`writel ${this.reg(0x04)} 0x12345678`, `readl ${this.reg(0x04)}`]);
+    return Number(v) >>> 0 === (~0x12345678 >>> 0);
+  }
+}
