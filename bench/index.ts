@@ -11,6 +11,7 @@ const BENCHES: { file: string; flags?: string[] }[] = [
   { file: 'bench/mutants.ts' },
   { file: 'bench/protocol.ts' },
   { file: 'bench/isolation.ts' },
+  { file: 'bench/targets.ts' },
 ];
 
 let failed = 0;

@@ -7,7 +7,7 @@
 // it without a single microtask for in-process models, an async one for everything else.
 
 import {
-  type Adapter, AdapterFault, type Capabilities, type Op, type Outcome, type Policies, RunInterrupted, type Topology, U64_LIMIT,
+  type Adapter, AdapterFault, type Capabilities, type Op, type OpKind, type Outcome, type Policies, RunInterrupted, type Topology, U64_LIMIT,
   adapterText, formatCall, isFailure, isThenable, outcomeShapeProblem, OP_FIELDS,
 } from '../spec/index.ts';
 import { ReferenceModel } from '../impl/reference/model.ts';
@@ -67,6 +67,8 @@ export interface CheckerConfig {
   /** Rules already reported this run: a sequence that breaks only these ends quietly. */
   ignore: ReadonlySet<string>;
   coverage: Coverage;
+  /** Ops a guest-driver kit answers from its own software (AdapterInfo.kit): their checks are not the model's. */
+  kitOps?: ReadonlySet<OpKind>;
 }
 
 export type Step = Generator<Op, SequenceResult, Outcome>;
@@ -77,6 +79,8 @@ export function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: 
   const interp = new Interpreter(model, weights, cfg.capabilities, cfg.bias);
   const quality: Violation[] = [];
   const cov = cfg.coverage;
+  /** Did the model (not a kit) answer the current step or one of its probes? */
+  const answered = { byModel: false };
   const done = (violation: Violation | null): SequenceResult => ({ violation, quality, ops: trace.length, fired: model.injectionFired });
 
   /** Sends one op and judges it; returns a violation that ends the sequence, or null. */
@@ -101,7 +105,11 @@ export function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: 
       if (cfg.ignore.has(rule)) return 'stop';
       return { rule, status: 'FAIL', op, expected: j.expected, observed: j.observed, trace };
     }
-    cov.credit(j.rules);
+    if (cfg.kitOps?.has(op.op)) cov.creditKit(j.rules);
+    else {
+      cov.credit(j.rules);
+      answered.byModel = true;
+    }
     if (j.quality && !cfg.ignore.has(j.quality.rule)) {
       quality.push({ rule: j.quality.rule, status: 'QUALITY_WARNING', op, expected: [], observed: formatCall(op, outcome), trace: [...trace], message: j.quality.message });
     }
@@ -115,6 +123,7 @@ export function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: 
   }
   for (const step of steps) {
     const op = interp.next(step);
+    answered.byModel = false;
     const r = yield* one(op, false);
     if (r === 'stop') return done(null);
     if ('rule' in r) return done(r);
@@ -123,10 +132,14 @@ export function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: 
       const pr = yield* one(p.op, true, p.own ? undefined : r.post);
       if (pr === 'stop') return done(null);
       if ('rule' in pr) return done(pr);
-      if (p.credit) cov.credit([p.credit]);
+      if (p.credit && cfg.kitOps?.has(p.op.op)) cov.creditKit([p.credit]);
+      else if (p.credit) cov.credit([p.credit]);
     }
-    // Every look at the state this op left agreed with the reference.
-    if (r.post) cov.credit([r.post]);
+    // Every look at the state this op left agreed with the reference; the model's, if the model answered any of them.
+    if (r.post) {
+      if (answered.byModel) cov.credit([r.post]);
+      else cov.creditKit([r.post]);
+    }
   }
   return done(null);
 }

@@ -7,6 +7,8 @@ import { type Op, type OpKind, type Outcome, isFailure } from '../spec/index.ts'
 export interface CoverageReport {
   ops: Record<string, { total: number; probes: number; outcomes: Record<string, number> }>;
   rules: Record<string, number>;
+  /** Checks made only on replies a guest-driver kit answered (AdapterInfo.kit): never the model's. */
+  kitRules?: Record<string, number>;
   sequences: number;
   steps: number;
   skipped: number;
@@ -15,6 +17,7 @@ export interface CoverageReport {
 export class Coverage {
   readonly ops = new Map<OpKind, { total: number; probes: number; outcomes: Map<string, number> }>();
   readonly rules = new Map<string, number>();
+  readonly kitRules = new Map<string, number>();
   sequences = 0;
   steps = 0;
   skipped = 0;
@@ -33,6 +36,11 @@ export class Coverage {
     for (const r of rules) this.rules.set(r, (this.rules.get(r) ?? 0) + 1);
   }
 
+  /** Rules a reply of the kit's own software held to: counted apart, never as the model's checks. */
+  creditKit(rules: readonly string[]): void {
+    for (const r of rules) this.kitRules.set(r, (this.kitRules.get(r) ?? 0) + 1);
+  }
+
   merge(other: Coverage): void {
     for (const [k, v] of other.ops) {
       let c = this.ops.get(k);
@@ -42,6 +50,7 @@ export class Coverage {
       for (const [o, n] of v.outcomes) c.outcomes.set(o, (c.outcomes.get(o) ?? 0) + n);
     }
     for (const [r, n] of other.rules) this.rules.set(r, (this.rules.get(r) ?? 0) + n);
+    for (const [r, n] of other.kitRules) this.kitRules.set(r, (this.kitRules.get(r) ?? 0) + n);
     this.sequences += other.sequences;
     this.steps += other.steps;
     this.skipped += other.skipped;
@@ -62,6 +71,7 @@ export class Coverage {
     const c = new Coverage();
     for (const [k, v] of Object.entries(r.ops)) c.ops.set(k as OpKind, { total: v.total, probes: v.probes, outcomes: new Map(Object.entries(v.outcomes)) });
     for (const [k, n] of Object.entries(r.rules)) c.rules.set(k, n);
+    for (const [k, n] of Object.entries(r.kitRules ?? {})) c.kitRules.set(k, n);
     c.sequences = r.sequences;
     c.steps = r.steps;
     c.skipped = r.skipped;
@@ -73,6 +83,10 @@ export class Coverage {
     for (const [k, v] of [...this.ops].sort(([a], [b]) => a.localeCompare(b))) {
       ops[k] = { total: v.total, probes: v.probes, outcomes: Object.fromEntries([...v.outcomes].sort(([a], [b]) => a.localeCompare(b))) };
     }
-    return { ops, rules: Object.fromEntries([...this.rules].sort(([a], [b]) => a.localeCompare(b))), sequences: this.sequences, steps: this.steps, skipped: this.skipped };
+    const sorted = (m: Map<string, number>) => Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)));
+    return {
+      ops, rules: sorted(this.rules), ...(this.kitRules.size > 0 ? { kitRules: sorted(this.kitRules) } : {}),
+      sequences: this.sequences, steps: this.steps, skipped: this.skipped,
+    };
   }
 }

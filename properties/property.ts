@@ -4,7 +4,7 @@
 // run reports several distinct bugs (Hypothesis's report_multiple_bugs).
 
 import fc from 'fast-check';
-import { type Adapter, type Capabilities, type Policies, type Topology, findProfile, isThenable, resolveCapabilities } from '../spec/index.ts';
+import { type Adapter, type Capabilities, type OpKind, type Policies, type Topology, findProfile, isThenable, resolveCapabilities } from '../spec/index.ts';
 import { type CheckerConfig, type SequenceResult, type Violation, runSequence } from './checker.ts';
 import { type PipelinedAdapter, runBatch } from './pipelined.ts';
 import { Coverage } from './coverage.ts';
@@ -68,6 +68,8 @@ export interface AdapterContext {
   capabilities: Capabilities;
   /** Topologies the adapter supports; 'any' lets the suite generate them. */
   topologies: 'any' | Topology[];
+  /** Ops a guest-driver kit answers from its own software (AdapterInfo.kit). */
+  kitOps?: readonly OpKind[];
 }
 
 function maybeThen<T, R>(v: T | Promise<T>, f: (t: T) => R | Promise<R>): R | Promise<R> {
@@ -100,8 +102,9 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
 
   // Capabilities the profile's interface has and the adapter did not mention still apply.
   const capabilities = resolveCapabilities(ctx.profile ?? 'linux', ctx.capabilities);
+  const kitOps = ctx.kitOps && ctx.kitOps.length > 0 ? new Set(ctx.kitOps) : undefined;
   const config = (topology: Topology, cov: Coverage, lockstep: boolean, failNth?: number): CheckerConfig => ({
-    topology, policies: ctx.policies, capabilities, weights: family.weights, bias: family.bias, ignore, coverage: cov, failNth, lockstep,
+    topology, policies: ctx.policies, capabilities, weights: family.weights, bias: family.bias, ignore, coverage: cov, failNth, lockstep, kitOps,
   });
   const run = (topology: Topology, steps: readonly RawStep[], cov: Coverage, lockstep: boolean, failNth?: number) =>
     runSequence(ctx.adapter, steps, config(topology, cov, lockstep, failNth));

@@ -51,6 +51,16 @@ export class Interpreter {
     return this.model.policies.reserved_fields !== 'absent' && r % 16 === 11 ? { reserved: 1 + (r >> 4) % 3 } : {};
   }
 
+  /**
+   * The invalidation a driver kit sends after an unmap (capability invalidation_choice), of the
+   * ones its architecture allows, 0 the narrowest: a raw value shrinks toward 0, so a minimal
+   * trace names the narrowest invalidation that still fails. Kits list four (page, covering
+   * range, whole domain, global); a larger value means the same modulo their list.
+   */
+  private inval(r: number): { inval?: number } {
+    return this.caps.invalidation_choice ? { inval: r % 4 } : {};
+  }
+
   private kindOf(r: number): OpKind {
     const total = this.weights.reduce((s, [, w]) => s + w, 0);
     let x = r % total;
@@ -124,7 +134,7 @@ export class Interpreter {
       case 'map':
         return this.map(a, b, c, d, e);
       case 'unmap':
-        return this.unmap(a, b, c, d);
+        return this.unmap(a, b, c, d, e);
       case 'iova_to_phys': {
         const h = this.pickDomain(a, (x) => x.mappings !== null);
         if (!h) return this.alloc(a, b, c);
@@ -336,14 +346,14 @@ export class Interpreter {
     }
   }
 
-  private unmap(a: number, b: number, c: number, d: number): Op {
+  private unmap(a: number, b: number, c: number, d: number, e: number): Op {
     const h = this.pickDomain(a, (x) => x.mappings !== null && x.mappings.size > 0) ?? this.pickDomain(a, (x) => x.mappings !== null && !x.dormant);
     if (!h) return this.prepare(a, b, c);
     const dom = this.model.domain(h);
     const bitmap = dom?.pgsizes ?? (1n << 12n);
     const min = minPageSize(bitmap);
     const m = dom ? this.mappingAt(dom, b) : undefined;
-    const at = (iova: bigint, size: bigint): Op => ({ op: 'unmap', domain: h, iova, size, ...this.reserved(d >> 4) });
+    const at = (iova: bigint, size: bigint): Op => ({ op: 'unmap', domain: h, iova, size, ...this.reserved(d >> 4), ...this.inval(e) });
     if (!m || c % 11 === 10) {
       const size = this.size(bitmap, b, d);
       return at(this.iova(dom, bitmap, size, d >> 2), size);

@@ -4,7 +4,7 @@
 
 import { createRequire } from 'node:module';
 import {
-  type Adapter, AdapterFault, type AdapterInfo, type Capabilities, ConfigError, type Op, type Outcome, RULES, RunInterrupted, type Status,
+  type Adapter, AdapterFault, type AdapterInfo, type Capabilities, ConfigError, type KitInfo, type Op, type Outcome, RULES, RunInterrupted, type Status,
   OP_FIELDS, type OpKind, type Topology, adapterText, encodeOp, encodeOutcome, formatCall, formatOp, resolveCapabilities, resolvePolicies, validateTopology,
 } from '../spec/index.ts';
 import { Coverage, type CoverageReport } from '../properties/coverage.ts';
@@ -100,7 +100,7 @@ export interface Report {
   suiteVersion: string;
   startedAt: string;
   durationMs: number;
-  adapter: { name: string; version: string; profile: string; policies: Record<string, string>; capabilities: Capabilities; spec: string };
+  adapter: { name: string; version: string; profile: string; policies: Record<string, string>; capabilities: Capabilities; spec: string; kit?: KitInfo };
   budget: { seed: number; runs: number; maxSteps: number; timeMs: number | null; workers: number; shard: { index: number; count: number } };
   /** A time budget ended some family before its runs were spent (expected under --time). */
   interrupted: boolean;
@@ -282,7 +282,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   // budget goes to finding other bugs.
   const found = new Set(opts.ignore ?? []);
   const supervised = typeof adapter.interrupt === 'function';
-  const ctx = { profile, policies, capabilities, topologies };
+  const ctx = { profile, policies, capabilities, topologies, ...(info.kit ? { kitOps: info.kit.ops } : {}) };
   const corpusReplay = { replayed: 0, reproduced: 0, fixed: 0 };
   if (opts.corpus && opts.path === undefined) {
     // Known bugs first: each stored case runs once, exactly as found; one that still fails is
@@ -400,15 +400,15 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   const stopped = opts.signal?.aborted === true;
   const interrupted = stopped || [...results.values()].some((r) => r.interrupted);
   const rules = ruleVerdicts({
-    families, runnable, results, findings, quality, ruleChecks: coverage.rules, steps: coverage.steps, sequences: coverage.sequences,
-    capabilities, policies, supervised, stopped, replay: opts.path !== undefined,
+    families, runnable, results, findings, quality, ruleChecks: coverage.rules, kitChecks: coverage.kitRules, ...(info.kit ? { kit: info.kit } : {}),
+    steps: coverage.steps, sequences: coverage.sequences, capabilities, policies, supervised, stopped, replay: opts.path !== undefined,
   });
   return {
     schema: REPORT_SCHEMA,
     suiteVersion: SUITE_VERSION,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
-    adapter: { name: who.name, version: who.version, profile, policies: { ...policies }, capabilities, spec: opts.adapterSpec },
+    adapter: { name: who.name, version: who.version, profile, policies: { ...policies }, capabilities, spec: opts.adapterSpec, ...(info.kit ? { kit: info.kit } : {}) },
     budget: { ...budgetOf(opts), workers, shard },
     interrupted,
     rules,

@@ -7,24 +7,49 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { makeDir } from './make-dir.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConfigError, ruleById } from '../spec/index.ts';
+import { type DebianSuite, SUITES } from '../impl/targets/qemu/common/machine.ts';
+import { SUITE_ENV } from '../impl/targets/qemu/common/suite-choice.ts';
 import { loadAdapter } from './adapters.ts';
 import { findingText } from './report-text.ts';
+import { writeMatrices } from './target-matrix.ts';
 import { type Report, type ReportFinding, runSuite } from './suite.ts';
 
 export interface Target {
+  /** `linux-io-pgtable-arm`, or `qemu-intel-iommu@trixie` for one version of a matrix. */
   id: string;
+  /** The matrix this target is a version of (`qemu-intel-iommu`), when it is one. */
+  matrix?: string;
+  /** The Debian suite the version comes from. */
+  suite?: DebianSuite;
   title: string;
   /** Scripts (project-relative, with their arguments) that fetch and build it; each exits non-zero with one line on failure. */
   prepare: string[];
   /** How the suite reaches it: `cmd:<command>` or a module path. */
   adapter: string;
+  /** Environment the adapter's process gets (which QEMU it runs). */
+  env?: Record<string, string>;
   profile: string;
   /** The documented budget: sequences per family and the longest sequence (the seed is the expectations file's). */
   runs: number;
   maxSteps: number;
   expectations: string;
+}
+
+/** One target per Debian suite: the same adapter module on bookworm's, trixie's and sid's QEMU. */
+function qemuMatrix(matrix: string, what: string, dir: string, runs: number): Target[] {
+  return SUITES.map((suite) => ({
+    id: `${matrix}@${suite}`, matrix, suite,
+    title: `${what} in Debian ${suite}'s QEMU (qemu-system-x86), driven over qtest`,
+    prepare: [`scripts/fetch-qemu-suite.sh ${suite} x86_64`],
+    adapter: `${dir}/module.ts`,
+    env: { [SUITE_ENV]: suite },
+    profile: 'linux',
+    runs,
+    maxSteps: 60,
+    expectations: `${dir}/expectations/${suite}.json`,
+  }));
 }
 
 export const TARGETS: readonly Target[] = [
@@ -38,24 +63,21 @@ export const TARGETS: readonly Target[] = [
     maxSteps: 60,
     expectations: 'impl/targets/linux/io-pgtable-arm/expectations.json',
   },
-  {
-    id: 'qemu-virtio-iommu',
-    title: "QEMU 7.2's virtio-iommu device (Debian qemu-system-x86), driven over qtest",
-    prepare: ['scripts/fetch-qemu-suite.sh bookworm x86_64'],
-    adapter: 'impl/targets/qemu/virtio-iommu/module.ts',
-    profile: 'virtio-iommu',
-    runs: 600,
-    maxSteps: 60,
-    expectations: 'impl/targets/qemu/virtio-iommu/expectations.json',
-  },
+  ...qemuMatrix('qemu-virtio-iommu', 'The virtio-iommu device', 'impl/targets/qemu/virtio-iommu', 600).map((t) => ({ ...t, profile: 'virtio-iommu' })),
+  ...qemuMatrix('qemu-intel-iommu', "intel-iommu (VT-d, legacy mode) under the project's guest-driver kit", 'impl/targets/qemu/intel-iommu', 300),
 ];
 
 /** Why a target departs from a rule, judged once after reading the traces it causes. */
 export interface Cause {
-  /** The target breaks its sources, or the sources allow more than one reading. */
-  verdict: 'divergence' | 'spec-ambiguity';
+  /**
+   * The target breaks its sources, the sources allow more than one reading, or (a guest-driver
+   * kit's target) the kit, not the model, is at fault and the kit is to be fixed.
+   */
+  verdict: 'divergence' | 'spec-ambiguity' | 'kit-limitation';
   judgement: string;
   source?: string;
+  /** Gone in a later version: where, and the upstream change that fixed it when it is known. */
+  fixed?: { in: string; by?: string };
 }
 
 /** A rule the suite finds broken in the target, and the causes behind it. */
@@ -96,10 +118,15 @@ export interface TargetOutcome {
   ok: boolean;
 }
 
+/**
+ * A target's expectations. `causes` may name a file beside it instead (the causes every version
+ * of a matrix shares, each judged once), e.g. `"causes": "../causes.json"`.
+ */
 export function readExpectations(file: string): Expectations {
   let raw: Partial<Expectations>;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8')) as Partial<Expectations>;
+    if (typeof raw.causes === 'string') raw.causes = JSON.parse(readFileSync(join(dirname(file), raw.causes), 'utf8')) as Record<string, Cause>;
   } catch (e) {
     throw new ConfigError(`${file}: ${(e as Error).message}`);
   }
@@ -108,7 +135,7 @@ export function readExpectations(file: string): Expectations {
   };
   if (typeof raw.causes !== 'object' || raw.causes === null) bad('expected "causes": {id: {verdict, judgement}}');
   for (const [id, c] of Object.entries(raw.causes!)) {
-    if (c.verdict !== 'divergence' && c.verdict !== 'spec-ambiguity') bad(`causes.${id}.verdict must be 'divergence' or 'spec-ambiguity'`);
+    if (!['divergence', 'spec-ambiguity', 'kit-limitation'].includes(c.verdict)) bad(`causes.${id}.verdict must be 'divergence', 'spec-ambiguity' or 'kit-limitation'`);
     if (typeof c.judgement !== 'string' || c.judgement.length < 40) bad(`causes.${id}.judgement must say why, after reading the traces`);
   }
   if (!Array.isArray(raw.expected)) bad('expected "expected": [{rule, status, causes, required, judgement}]');
@@ -139,23 +166,31 @@ export function prepareTarget(t: Target, root = process.cwd()): string | null {
 /** A longer run with the expectations' seed draws the test's sequences first, so its required findings recur. */
 export async function checkTarget(t: Target, budget: Partial<Pick<Target, 'runs' | 'maxSteps'>> = {}): Promise<TargetOutcome> {
   const known = readExpectations(t.expectations);
-  const adapter = await loadAdapter(t.adapter, { profile: t.profile });
+  // The adapter's process (and any restart of it) inherits the target's environment.
+  const saved = Object.fromEntries(Object.keys(t.env ?? {}).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, t.env);
   const runs = budget.runs ?? t.runs;
   let report: Report;
+  let adapter: Awaited<ReturnType<typeof loadAdapter>> | undefined;
   try {
+    adapter = await loadAdapter(t.adapter, { profile: t.profile });
     report = await runSuite(adapter, {
       adapterSpec: t.adapter, adapterOptions: { profile: t.profile }, seed: known.run.seed, runs, maxSteps: budget.maxSteps ?? t.maxSteps,
       minOpsPerKind: 0, maxSkipRate: 1, workers: 1,
     });
   } finally {
-    await adapter.close?.();
+    await adapter?.close?.();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
   const ops = Object.values(report.coverage.ops).reduce((n, o) => n + o.total, 0);
   const findings = [...report.findings, ...report.quality].map((f): Judged => {
     const rule = ruleById(f.rule);
     const expectation = known.expected.find((e) => e.rule === f.rule);
     return {
-      rule: f.rule, status: f.status, title: f.title, trace: f.trace, expected: f.expected, observed: f.observed, replay: f.replay,
+      rule: f.rule, status: f.status, title: f.title, trace: f.trace, expected: f.expected, observed: f.observed, replay: `${envPrefix(t)}${f.replay}`,
       statement: rule?.statement ?? '', sources: rule?.sources ? [...rule.sources] : [],
       ...(expectation ? { expectation } : {}),
       causes: (expectation?.causes ?? []).map((id) => ({ id, ...known.causes[id]! })),
@@ -170,10 +205,23 @@ export async function checkTarget(t: Target, budget: Partial<Pick<Target, 'runs'
   };
 }
 
+/** `IOMMU_CONFORMANCE_QEMU_SUITE=trixie ` before a replay line, so it runs on the same version. */
+function envPrefix(t: Target): string {
+  return Object.entries(t.env ?? {}).map(([k, v]) => `${k}=${v} `).join('');
+}
+
+/** A matrix version's report is named by the release it ran (`qemu-intel-iommu@10.0`), else by its suite. */
+export function reportName(t: Target, o: TargetOutcome): string {
+  if (!t.matrix) return t.id;
+  const release = /^(\d+\.\d+)/.exec(o.report?.adapter.version ?? '')?.[1];
+  return `${t.matrix}@${release ?? t.suite}`;
+}
+
 export function writeTargetReport(t: Target, o: TargetOutcome, dir = 'reports/third-party'): string[] {
   makeDir(dir);
-  const json = join(dir, `${t.id}.json`);
-  const md = join(dir, `${t.id}.md`);
+  const name = reportName(t, o);
+  const json = join(dir, `${name}.json`);
+  const md = join(dir, `${name}.md`);
   const { report, ...rest } = o;
   const summary = report ? { durationMs: report.durationMs, budget: report.budget, adapter: report.adapter, summary: report.summary, sequences: report.coverage.sequences } : null;
   writeFileSync(json, JSON.stringify({ title: t.title, ...rest, run: summary }, null, 2) + '\n');
@@ -201,21 +249,27 @@ function targetMarkdown(t: Target, o: TargetOutcome): string {
   return lines.join('\n');
 }
 
-/** `npm run targets`: every target, or one by id; exit 1 when any comparison fails. */
+/** `npm run targets`: every target, or those named (a matrix name takes all its versions); exit 1 when any comparison fails. */
 export async function runTargets(ids: string[], opts: { required: boolean }): Promise<number> {
-  const chosen = ids.length === 0 ? TARGETS : ids.map((id) => TARGETS.find((t) => t.id === id) ?? fail(id));
+  const chosen = ids.length === 0 ? TARGETS : ids.flatMap((id) => {
+    const hits = TARGETS.filter((t) => t.id === id || t.matrix === id);
+    return hits.length > 0 ? hits : fail(id);
+  });
   let code = 0;
+  const outcomes: [Target, TargetOutcome][] = [];
   for (const t of chosen) {
     const why = existsSync(t.expectations) ? prepareTarget(t) : `${t.expectations} is missing`;
     const outcome: TargetOutcome = why
       ? { target: t.id, available: false, unavailable: why, findings: [], unexpected: [], vanished: [], ok: !opts.required }
       : await checkTarget(t);
+    outcomes.push([t, outcome]);
     const files = writeTargetReport(t, outcome);
     if (!outcome.available) console.error(`${t.id}: NOT RUN — ${why}${opts.required ? '' : ' (skipped; set CI=true to make this an error)'}`);
-    else console.log(`${t.id}: ${outcome.findings.length} finding(s) [${outcome.findings.map((f) => f.rule).join(', ')}], ${outcome.opsPerSec} ops/s; expectations ${outcome.ok ? 'match' : `DO NOT match (new: ${outcome.unexpected.join(', ') || '-'}; vanished: ${outcome.vanished.join(', ') || '-'})`}`);
+    else console.log(`${reportName(t, outcome)}: ${outcome.findings.length} finding(s) [${outcome.findings.map((f) => f.rule).join(', ')}], ${outcome.opsPerSec} ops/s; expectations ${outcome.ok ? 'match' : `DO NOT match (new: ${outcome.unexpected.join(', ') || '-'}; vanished: ${outcome.vanished.join(', ') || '-'})`}`);
     console.log(`  ${files.join(', ')}`);
     if (!outcome.ok) code = 1;
   }
+  for (const file of writeMatrices(outcomes)) console.log(`  ${file}`);
   return code;
 }
 

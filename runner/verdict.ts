@@ -4,7 +4,7 @@
 // so its rows add up to the summary line.
 
 import {
-  type Capabilities, FAILING, type Policies, type Rule, RULES, type Status, policyDef, worst,
+  type Capabilities, FAILING, type KitInfo, type Policies, type Rule, RULES, type Status, policyDef, worst,
 } from '../spec/index.ts';
 import type { PropertyFamily } from '../properties/families.ts';
 import type { FamilyResult } from '../properties/property.ts';
@@ -47,6 +47,9 @@ export interface VerdictInput {
   findings: readonly { rule: string; status: Status }[];
   quality: readonly { rule: string }[];
   ruleChecks: ReadonlyMap<string, number>;
+  /** Checks made only on a guest-driver kit's own replies (AdapterInfo.kit), never the model's. */
+  kitChecks?: ReadonlyMap<string, number>;
+  kit?: KitInfo;
   /** Steps and sequences the adapter answered: what the adapter rules are exercised by. */
   steps: number;
   sequences: number;
@@ -103,6 +106,10 @@ export function ruleVerdicts(v: VerdictInput): RuleRow[] {
       if (ns) {
         status = 'NOT_SUPPORTED';
         reason = ns;
+      } else if (checks === 0 && (v.kitChecks?.get(rule.id) ?? 0) > 0) {
+        // Held, but only by replies the kit's software gave: nothing about the model.
+        status = 'NOT_SUPPORTED';
+        reason = `exercised only through replies of ${v.kit?.name ?? 'the guest-driver kit'}'s own software (${v.kitChecks!.get(rule.id)} checks on ${v.kit?.ops.join(', ') ?? 'its ops'}), never through the device`;
       } else if (checks === 0) {
         // Never a pass: a rule nothing exercised says nothing.
         status = v.stopped ? 'INTERRUPTED' : 'UNCHECKED';

@@ -5,7 +5,7 @@
 // on the port ends the family at once.
 
 import type { MessagePort } from 'node:worker_threads';
-import type { Adapter, Policies, Topology } from '../spec/index.ts';
+import type { Adapter, OpKind, Policies, Topology } from '../spec/index.ts';
 import type { CoverageReport } from '../properties/coverage.ts';
 import type { Violation } from '../properties/checker.ts';
 import { familyById } from '../properties/families.ts';
@@ -19,6 +19,7 @@ export interface Unit {
   policies: Policies;
   capabilities: Record<string, boolean>;
   topologies: 'any' | Topology[];
+  kitOps?: OpKind[];
   family: string;
   slice: number;
   seed: number;
@@ -57,7 +58,7 @@ export default async function runUnit(u: Unit): Promise<UnitResult> {
   const post = (m: UnitMessage) => u.port?.postMessage(m);
   try {
     const r = await runFamily(
-      { adapter, profile: u.profile, policies: u.policies, capabilities: u.capabilities, topologies: u.topologies },
+      { adapter, profile: u.profile, policies: u.policies, capabilities: u.capabilities, topologies: u.topologies, kitOps: u.kitOps },
       familyById(u.family)!,
       {
         seed: u.seed, runs: u.runs, maxSteps: u.maxSteps, ignore: u.ignore, deadline: u.deadline, signal: stop.signal,

@@ -2,7 +2,7 @@
 // says what it is, and `reset`, which carries the topology. Topology keys on the wire are the
 // same camelCase names as in topology.ts; page-size bitmaps are hex like every 64-bit value.
 
-import { CAPABILITIES, type AdapterInfo, type Capabilities } from './ops.ts';
+import { CAPABILITIES, type AdapterInfo, type Capabilities, type KitInfo, OP_KINDS, type OpKind } from './ops.ts';
 import { DOMAIN_TYPES, type DefaultDomainType, type DomainType, type Topology } from './topology.ts';
 import { hex, parseHex } from './u64.ts';
 import { WireError } from './wire.ts';
@@ -87,6 +87,7 @@ export function decodeHello(v: unknown): AdapterInfo {
     capabilities[k as keyof Capabilities] = c;
   }
   const t = o.topologies ?? 'any';
+  const kit = o.kit === undefined ? undefined : decodeKit(o.kit);
   return {
     name: str(o.name, 'hello.name'),
     version: str(o.version, 'hello.version'),
@@ -94,5 +95,11 @@ export function decodeHello(v: unknown): AdapterInfo {
     policies,
     capabilities,
     topologies: t === 'any' ? 'any' : arr(t, 'hello.topologies').map((x, i) => decodeTopology(x, `hello.topologies[${i}]`)),
+    ...(kit ? { kit } : {}),
   };
+}
+
+function decodeKit(v: unknown): KitInfo {
+  const k = obj(v, 'hello.kit');
+  return { name: str(k.name, 'hello.kit.name'), ops: arr(k.ops, 'hello.kit.ops').map((x, i) => oneOf<OpKind>(x, OP_KINDS, `hello.kit.ops[${i}]`)) };
 }

@@ -27,7 +27,11 @@ export interface AttachPasidOp { op: 'attach_pasid'; dev: Handle; domain: Handle
 export interface DetachPasidOp { op: 'detach_pasid'; dev: Handle; pasid: number }
 /** `prot` may carry bits beyond PROT_ALL: unknown flags, judged by the unknown_flags policy. */
 export interface MapOp { op: 'map'; domain: Handle; iova: bigint; paddr: bigint; size: bigint; prot: number; reserved?: number }
-export interface UnmapOp { op: 'unmap'; domain: Handle; iova: bigint; size: bigint; reserved?: number }
+/**
+ * `inval` (capability `invalidation_choice`): which of the invalidations the architecture allows
+ * after this unmap the driver sends, 0 the narrowest; the adapter documents its list.
+ */
+export interface UnmapOp { op: 'unmap'; domain: Handle; iova: bigint; size: bigint; reserved?: number; inval?: number }
 export interface IovaToPhysOp { op: 'iova_to_phys'; domain: Handle; iova: bigint }
 /** A device access. `pasid` is a number the suite chose; `pasidOf` names the handle (PASID
  * allocation or mm) whose implementation-chosen PASID to use. */
@@ -125,7 +129,7 @@ export interface OpSchema {
  * the Linux API but not of every device interface (a virtio-iommu device has no translation
  * query and its UNMAP answers only a status), so each profile says whether it expects them.
  */
-export const CAPABILITIES = ['leaves', 'pt_pages', 'fail_nth', 'pasid', 'sva', 'lazy_flush', 'dma_phys', 'iova_to_phys', 'unmap_size'] as const;
+export const CAPABILITIES = ['leaves', 'pt_pages', 'fail_nth', 'pasid', 'sva', 'lazy_flush', 'dma_phys', 'iova_to_phys', 'unmap_size', 'invalidation_choice'] as const;
 export type CapabilityName = (typeof CAPABILITIES)[number];
 export type Capabilities = Partial<Record<CapabilityName, boolean>>;
 
@@ -148,7 +152,7 @@ export const OP_FIELDS: { readonly [K in OpKind]: OpSchema } = {
     mutates: true,
   },
   unmap: {
-    fields: [['domain', 'handle'], ['iova', 'u64'], ['size', 'u64'], ['reserved', 'int', O]],
+    fields: [['domain', 'handle'], ['iova', 'u64'], ['size', 'u64'], ['reserved', 'int', O], ['inval', 'int', O]],
     ok: [['unmapped', 'u64', O]],
     mutates: true,
     okRequiredWith: { unmapped: 'unmap_size' },
@@ -197,4 +201,15 @@ export interface AdapterInfo {
   capabilities?: Capabilities;
   /** `any`, or the exact topologies the implementation can be reset to. */
   topologies?: 'any' | Topology[];
+  /**
+   * A guest-driver kit in front of a device model: the ops it answers from its own software
+   * (the device has no such function), so their replies are the kit's, not the model's. A rule
+   * that only those replies exercised is NOT_SUPPORTED for the model, never a PASS.
+   */
+  kit?: KitInfo;
+}
+
+export interface KitInfo {
+  name: string;
+  ops: OpKind[];
 }

@@ -10,14 +10,15 @@
 // the transport did not expect, is replaced at the next reset.
 
 import {
-  type Adapter, type AdapterInfo, type DomainAllocOp, type Errno, type MapOp, type Op, type Outcome,
+  type AdapterInfo, type DomainAllocOp, type Errno, type MapOp, type Op, type Outcome,
   type Topology, U64_MAX, type UnmapOp, findProfile, isSubset,
 } from '../../../../spec/index.ts';
+import { QemuCaseAdapter } from '../common/case-adapter.ts';
 import { DriverState } from './driver.ts';
 import type { QemuInstall } from '../common/machine.ts';
 import { ATTACH_F_BYPASS, mapFlags, statusName, virtRange } from './requests.ts';
 import { QemuSystem } from './system.ts';
-import { CONTEXTS, PGSIZES, TOPOLOGIES, machineFor } from './topologies.ts';
+import { CONTEXTS, PGSIZES, machineFor, topologiesFor } from './topologies.ts';
 import { unsendableMap, unsendableUnmap } from './unsendable.ts';
 
 const STATUSES = findProfile('virtio-iommu')!.statuses!;
@@ -36,18 +37,28 @@ interface CaseState {
   devices: Map<string, number>;
 }
 
-export class QemuVirtioIommuAdapter implements Adapter {
-  private system: QemuSystem | null = null;
-  /** Something went wrong mid-case: do not trust this QEMU for the next one. */
-  private suspect = false;
-  private state: CaseState | null = null;
+export class QemuVirtioIommuAdapter extends QemuCaseAdapter<QemuSystem, CaseState> {
+  /** Input address bits of the device (read in hello; 64 until then). */
+  private ias = 64;
   private readonly install: QemuInstall;
 
   constructor(private readonly opts: QemuAdapterOptions) {
+    super();
     this.install = opts.install;
   }
 
-  hello(): AdapterInfo {
+  /**
+   * What the device is, read from a running one: the input range it translates (all 64 bits in
+   * QEMU 7.2, 39 on q35 since 9.0) decides the topologies this target declares.
+   */
+  async hello(): Promise<AdapterInfo> {
+    const sys = await this.machine();
+    if (!sys.iommu.config) await sys.iommu.init(false);
+    const cfg = sys.iommu.config!;
+    if (cfg.inputStart !== 0n || (cfg.inputEnd !== U64_MAX && (cfg.inputEnd & (cfg.inputEnd + 1n)) !== 0n)) {
+      throw new Error(`input range [0x${cfg.inputStart.toString(16)}, 0x${cfg.inputEnd.toString(16)}] is not [0, 2^n - 1]`);
+    }
+    this.ias = cfg.inputEnd === U64_MAX ? 64 : (cfg.inputEnd + 1n).toString(2).length - 1;
     return {
       name: 'qemu-virtio-iommu',
       version: this.install.version,
@@ -57,53 +68,38 @@ export class QemuVirtioIommuAdapter implements Adapter {
       // No request reads a translation back, UNMAP returns only a status, and the edu copy
       // cannot show which page it reached.
       capabilities: { iova_to_phys: false, unmap_size: false, dma_phys: false },
-      topologies: [...TOPOLOGIES],
+      topologies: topologiesFor(this.ias),
     };
   }
 
-  async reset(t: Topology): Promise<void> {
-    const m = machineFor(t);
+  protected startMachine(): Promise<QemuSystem> {
+    return QemuSystem.start(this.install, this.opts.replyTimeoutMs);
+  }
+
+  protected async begin(t: Topology, sys: QemuSystem, previous: CaseState | null): Promise<CaseState> {
+    const m = machineFor(t, this.ias);
     if (typeof m === 'string') throw new Error(`topology not supported by this target: ${m}`);
-    if (this.system && (!this.system.alive || this.suspect)) await this.stop();
-    this.system ??= await QemuSystem.start(this.install, this.opts.replyTimeoutMs);
-    this.suspect = true; // until the handshake is through
-    const iommu = this.system.iommu;
+    const iommu = sys.iommu;
+    // Since QEMU 9.x a device reset no longer destroys domains and attachments (see causes.json,
+    // reset-keeps-state): the driver detaches every endpoint first, which destroys each domain
+    // with its last endpoint, so every case starts from nothing whatever the version.
+    for (const [endpoint, domain] of previous?.driver.attachments() ?? []) {
+      const r = await iommu.request({ type: 'detach', domain, endpoint, reserved: 0 });
+      if (r.status !== 0) throw new Error(`DETACH of endpoint ${endpoint} from domain ${domain} before the reset answered ${statusName(r.status ?? 0xff)}`);
+    }
     await iommu.init(m.bypass);
     const cfg = iommu.config!;
     if (cfg.domainEnd - cfg.domainStart + 1 < CONTEXTS) throw new Error(`the device's domain range ${cfg.domainStart}..${cfg.domainEnd} holds fewer than ${CONTEXTS} IDs`);
     if ((cfg.pageSizeMask & PGSIZES) !== PGSIZES || iommu.granule !== (PGSIZES & -PGSIZES)) throw new Error(`page_size_mask 0x${cfg.pageSizeMask.toString(16)} does not offer the declared page sizes`);
-    if (cfg.inputStart !== 0n || cfg.inputEnd !== U64_MAX) throw new Error('the device does not translate the whole 64-bit input range the topologies declare');
+    if (cfg.inputStart !== 0n || cfg.inputEnd !== (this.ias === 64 ? U64_MAX : (1n << BigInt(this.ias)) - 1n)) throw new Error(`the device does not translate the ${this.ias}-bit input range the topologies declare`);
     // The driver probes each endpoint before attaching it (virtio: SHOULD, with F_PROBE).
-    const probes = await iommu.probe(m.devices.map((_, i) => this.system!.edus[i]!.pci.requesterId));
+    const probes = await iommu.probe(m.devices.map((_, i) => sys.edus[i]!.pci.requesterId));
     const refused = probes?.findIndex((p) => p.status !== 0) ?? -1;
     if (refused >= 0) throw new Error(`PROBE of endpoint ${refused} answered ${statusName(probes![refused]!.status ?? 0xff)}`);
-    this.state = { driver: new DriverState(cfg.domainStart, cfg.domainEnd), devices: new Map(m.devices.map((d, i) => [d, i])) };
-    this.suspect = false;
+    return { driver: new DriverState(cfg.domainStart, cfg.domainEnd), devices: new Map(m.devices.map((d, i) => [d, i])) };
   }
 
-  async exec(op: Op): Promise<Outcome> {
-    if (!this.system || !this.state) throw new Error('exec before reset');
-    try {
-      return await this.run(op, this.system, this.state);
-    } catch (e) {
-      this.suspect = true;
-      throw e;
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.stop();
-  }
-
-  private async stop(): Promise<void> {
-    const s = this.system;
-    this.system = null;
-    this.state = null;
-    this.suspect = false;
-    if (s) await s.close();
-  }
-
-  private run(op: Op, sys: QemuSystem, st: CaseState): Outcome | Promise<Outcome> {
+  protected run(op: Op, sys: QemuSystem, st: CaseState): Outcome | Promise<Outcome> {
     switch (op.op) {
       case 'domain_alloc': return this.domainAlloc(op, st);
       case 'domain_free': {

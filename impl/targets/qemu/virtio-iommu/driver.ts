@@ -65,6 +65,11 @@ export class DriverState {
     this.attachedTo.delete(endpoint);
   }
 
+  /** Every endpoint the device has attached, and its domain ID. */
+  attachments(): [endpoint: number, domain: number][] {
+    return [...this.attachedTo];
+  }
+
   get idRange(): [number, number] {
     return [this.firstId, this.lastId];
   }

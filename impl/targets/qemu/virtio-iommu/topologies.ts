@@ -18,21 +18,28 @@ export const CONTEXTS = 64;
 
 export type DefaultKind = 'identity' | 'blocked';
 
-export function topology(devices: number, defaultDomain: DefaultKind): Topology {
+/**
+ * `ias` is the device's input range: all 64 bits in QEMU 7.2, 39 on q35 since QEMU 9.0 (its
+ * aw-bits property, set for the machine type); MAP takes any 64-bit phys_start either way.
+ */
+export function topology(devices: number, defaultDomain: DefaultKind, ias = 64): Topology {
   const idx = Array.from({ length: devices }, (_, i) => i);
   return {
-    // The input range is all 64 bits (no INPUT_RANGE limit); MAP takes any 64-bit phys_start.
-    iommus: [{ name: 'iommu0', format: 'virtio', pgsizes: PGSIZES, ias: 64, oas: 64, contexts: CONTEXTS, pasidBits: 0, domainTypes: ['paging', 'identity'] }],
+    iommus: [{ name: 'iommu0', format: 'virtio', pgsizes: PGSIZES, ias, oas: 64, contexts: CONTEXTS, pasidBits: 0, domainTypes: ['paging', 'identity'] }],
     groups: idx.map((i) => ({ name: `g${i}`, iommu: 'iommu0', defaultDomain })),
     devices: idx.map((i) => ({ name: `dev${i}`, group: `g${i}`, maxPasids: 0 })),
   };
 }
 
 /** Simplest first: shrinking moves toward the front of the list. */
-export const TOPOLOGIES: readonly Topology[] = [1, 2, 3].flatMap((n) => [topology(n, 'identity'), topology(n, 'blocked')]);
+export function topologiesFor(ias: number): Topology[] {
+  return [1, 2, 3].flatMap((n) => [topology(n, 'identity', ias), topology(n, 'blocked', ias)]);
+}
 
-/** What a topology asks of the machine, or why it cannot be had. */
-export function machineFor(t: Topology): { bypass: boolean; devices: string[] } | string {
+export const TOPOLOGIES: readonly Topology[] = topologiesFor(64);
+
+/** What a topology asks of a machine whose device translates `ias` bits, or why it cannot be had. */
+export function machineFor(t: Topology, ias = 64): { bypass: boolean; devices: string[] } | string {
   if (t.iommus.length !== 1) return 'one virtio-iommu only';
   if (t.devices.length < 1 || t.devices.length > EDU_SLOTS.length) return `1 to ${EDU_SLOTS.length} devices`;
   const defaults = new Set(t.groups.map((g) => g.defaultDomain));
@@ -40,7 +47,7 @@ export function machineFor(t: Topology): { bypass: boolean; devices: string[] } 
   const [d] = [...defaults];
   if (d !== 'identity' && d !== 'blocked') return `default domain '${d}' (only identity or blocked)`;
   if (t.groups.length !== t.devices.length || new Set(t.devices.map((x) => x.group)).size !== t.devices.length) return 'one device per group';
-  const known = TOPOLOGIES.find((k) => k.devices.length === t.devices.length && k.groups[0]!.defaultDomain === d)!;
+  const known = topology(t.devices.length, d, ias);
   if (JSON.stringify(t.iommus, bigintJson) !== JSON.stringify(known.iommus, bigintJson)) return 'the IOMMU as declared in hello';
   return { bypass: d === 'identity', devices: t.devices.map((x) => x.name) };
 }

@@ -1,0 +1,112 @@
+// One running QEMU q35 with its VT-d unit and the edu DMA engines behind it, brought up the way
+// firmware and Linux leave a machine: BARs placed, bus mastering on, the unit's root table
+// programmed and translation enabled (unit.ts).
+//
+// Guest memory: 2.5 GiB of RAM, all below 4 GiB (q35 keeps RAM under 2.75 GiB in one piece), so
+// the physical addresses the generator favours (0, 0x40000000 + small steps, the 0x80000000
+// window) are real memory a DMA write can be seen in. The driver's own tables live in a window
+// the generator does not aim at; a write that would land in it is never verified (it would
+// corrupt the driver's tables) and the page is rewritten from the driver's copy afterwards.
+
+import type { Access } from '../../../../spec/index.ts';
+import { Edu } from '../common/edu.ts';
+import { GuestPages } from '../common/guest-pages.ts';
+import { EDU_BAR_BASE, EDU_BAR_STRIDE, EDU_SLOTS, type MachineOptions, PCI_DEVFN, type QemuInstall, qemuArgs } from '../common/machine.ts';
+import { PciFunction } from '../common/pci.ts';
+import { Qtest } from '../common/qtest.ts';
+import type { FaultRecord } from './regs.ts';
+import { VtdUnit } from './unit.ts';
+
+export const RAM_BYTES = 0xa000_0000n;
+/** The driver's tables and queue: 128 MiB from 768 MiB. */
+export const DRIVER_WINDOW = { base: 0x3000_0000n, end: 0x3800_0000n } as const;
+/** Where the edu's buffer bytes come from at boot: one page of a known pattern. */
+const PATTERN_PAGE = 0x2fff_f000n;
+/** The byte every DMA write carries (the edu buffer's byte 0, filled from the pattern page at boot). */
+export const WRITE_BYTE = 0xa5;
+/** Reads land at this buffer offset, so they never overwrite the byte writes carry. */
+const READ_AT = 0x800;
+/** Interrupt range (VT-d §3.14): writes there are interrupt requests, never memory. */
+const INTERRUPT_RANGE = { base: 0xfee0_0000n, end: 0xfef0_0000n } as const;
+
+const MACHINE: MachineOptions = {
+  ramMiB: Number(RAM_BYTES >> 20n),
+  // aw-bits=48 on every version (7.2 defaults to 39): 4-level tables, one topology for all.
+  // Interrupt remapping off: this driver does not program it, and it would not change DMA.
+  iommu: ['-device', 'intel-iommu,aw-bits=48,intremap=off'],
+};
+
+export interface AccessResult {
+  fault: FaultRecord | null;
+  /** For a write the driver expected at a physical address it could check: did the byte land there? */
+  landed?: boolean;
+}
+
+export class VtdSystem {
+  private constructor(
+    readonly qt: Qtest,
+    readonly unit: VtdUnit,
+    readonly mem: GuestPages,
+    readonly edus: readonly Edu[],
+  ) {}
+
+  static async start(q: QemuInstall, replyTimeoutMs = 10_000): Promise<VtdSystem> {
+    const qt = await Qtest.start({ binary: q.binary, args: (sock) => qemuArgs(q, MACHINE, sock), env: q.env, replyTimeoutMs });
+    try {
+      const edus: Edu[] = [];
+      for (const [i, slot] of EDU_SLOTS.entries()) {
+        edus.push(await Edu.open(qt, new PciFunction(qt, PCI_DEVFN(slot)), EDU_BAR_BASE + BigInt(i) * EDU_BAR_STRIDE));
+      }
+      // Before translation is on, each edu reads the pattern into its buffer untranslated.
+      await qt.cmd(`memset 0x${PATTERN_PAGE.toString(16)} 0x1000 0x${WRITE_BYTE.toString(16)}`);
+      for (const e of edus) await e.transfer(PATTERN_PAGE, 'r', 0);
+      const mem = new GuestPages(qt, DRIVER_WINDOW.base, DRIVER_WINDOW.end);
+      const unit = await VtdUnit.open(qt, mem);
+      return new VtdSystem(qt, unit, mem, edus);
+    } catch (e) {
+      await qt.close();
+      throw e;
+    }
+  }
+
+  get alive(): boolean {
+    return this.qt.alive;
+  }
+
+  /**
+   * One byte accessed by edu `index` at `iova`, and what the unit recorded. For a write the
+   * driver expects at `expectPhys`, that byte is first set to the complement of what the edu
+   * writes, so afterwards it shows whether the write reached it.
+   */
+  async access(index: number, iova: bigint, access: Access, expectPhys: bigint | null): Promise<AccessResult> {
+    const edu = this.edus[index];
+    if (!edu) throw new Error(`no edu device ${index}`);
+    const check = access === 'w' && expectPhys !== null && this.plainRam(expectPhys) ? expectPhys : null;
+    const at = access === 'r' ? READ_AT : 0;
+    // One round trip: nothing pending, the marker written, the copy started (qtest runs them in order).
+    const [stray] = await Promise.all([
+      this.unit.readFault(),
+      check !== null ? this.qt.cmd(`writeb 0x${check.toString(16)} 0x${(~WRITE_BYTE & 0xff).toString(16)}`) : null,
+      edu.start(iova, access, 1, at),
+    ]);
+    if (stray) throw new Error(`a fault was pending before the access: ${this.unit.describe(stray)}`);
+    await edu.waitFinished();
+    const [fault, byte] = await Promise.all([this.unit.readFault(), check !== null ? this.qt.cmd(`readb 0x${check.toString(16)}`) : null]);
+    if (fault) {
+      await this.unit.clearFaults();
+      if (fault.sid !== edu.pci.requesterId || fault.page !== (iova & ~0xfffn)) throw new Error(`the unit recorded a fault this access did not cause: ${this.unit.describe(fault)}`);
+    }
+    if (access === 'w' && expectPhys !== null && this.mem.owns(expectPhys)) await this.mem.restore(expectPhys);
+    return check === null ? { fault } : { fault, landed: Number(byte) === WRITE_BYTE };
+  }
+
+  /** RAM a device write can be checked in: not the driver's tables, not the interrupt range, not past RAM. */
+  private plainRam(phys: bigint): boolean {
+    if (phys >= RAM_BYTES || this.mem.owns(phys) || (phys >= PATTERN_PAGE && phys < PATTERN_PAGE + 0x1000n)) return false;
+    return !(phys >= INTERRUPT_RANGE.base && phys < INTERRUPT_RANGE.end);
+  }
+
+  close(): Promise<void> {
+    return this.qt.close();
+  }
+}

@@ -1,0 +1,53 @@
+// For the QEMU target tests: each Debian suite's QEMU fetched once per test file (the project's
+// scripts/fetch-qemu-suite.sh), and a bounded run of a matrix target compared with its judged
+// expectations through the targets runner itself, so the tests and `npm run targets` judge alike.
+
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { type DebianSuite, type QemuInstall, findQemu } from '../impl/targets/qemu/common/machine.ts';
+import { TARGETS, type Target, checkTarget, readExpectations } from '../runner/targets.ts';
+import { unavailableTarget } from './helpers.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const fetched = new Map<DebianSuite, QemuInstall | string>();
+
+/** The suite's QEMU, fetched on first use, or why it cannot be had. */
+export function qemuOf(suite: DebianSuite): QemuInstall | string {
+  let got = fetched.get(suite);
+  if (got === undefined) {
+    const r = spawnSync('bash', [join(ROOT, 'scripts/fetch-qemu-suite.sh'), suite, 'x86_64'], { encoding: 'utf8', timeout: 900_000 });
+    got = r.status === 0 ? findQemu(suite) : `scripts/fetch-qemu-suite.sh ${suite} failed: ${r.stderr.trim().split('\n').at(-1)}`;
+    fetched.set(suite, got);
+  }
+  return got;
+}
+
+/** The suite's QEMU, or a loud skip (a failure under CI=true) when the packages are out of reach. */
+export function requireQemuOf(ctx: { skip: (note?: string) => never }, suite: DebianSuite, what: string): QemuInstall {
+  const q = qemuOf(suite);
+  return typeof q === 'string' ? unavailableTarget(ctx, `${what} on Debian ${suite}'s QEMU`, q) : q;
+}
+
+export function matrixTarget(matrix: string, suite: DebianSuite): Target {
+  const t = TARGETS.find((x) => x.matrix === matrix && x.suite === suite);
+  if (!t) throw new Error(`no target ${matrix}@${suite}`);
+  return t;
+}
+
+/**
+ * A run at the expectations' own budget finds exactly their required findings and nothing
+ * unjudged; the kit or adapter itself is never at fault.
+ */
+export async function expectJudged(t: Target): Promise<void> {
+  const known = readExpectations(t.expectations);
+  const o = await checkTarget(t, { runs: known.run.runs, ...(known.run.maxSteps ? { maxSteps: known.run.maxSteps } : {}) });
+  const r = o.report!;
+  expect(r.rules.filter((x) => ['ADAPTER_ERROR', 'CRASH', 'TIMEOUT'].includes(x.status)).map((x) => `${x.id} ${x.status}`), 'the adapter itself failed').toEqual([]);
+  const describe = (rule: string) => {
+    const f = o.findings.find((x) => x.rule === rule)!;
+    return `${rule} ${f.status}\n  ${f.trace.join('\n  ')}\n  expected: ${f.expected.join(' | ')}\n  observed: ${f.observed}`;
+  };
+  expect(o.unexpected.map(describe), `new divergences on ${t.id}: judge them and record them in ${t.expectations}`).toEqual([]);
+  expect(o.vanished, `expected divergences that no longer show on ${t.id}`).toEqual([]);
+}
