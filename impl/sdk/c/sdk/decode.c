@@ -58,7 +58,7 @@ static const struct field f_map[] = {
 };
 static const struct field f_unmap[] = {
 	REQ(t_un, "domain", F_HANDLE, domain), REQ(t_un, "iova", F_U64, iova), REQ(t_un, "size", F_U64, size),
-	OPT(t_un, "reserved", F_INT, reserved, has_reserved), { 0 },
+	OPT(t_un, "reserved", F_INT, reserved, has_reserved), OPT(t_un, "inval", F_INT, inval, has_inval), { 0 },
 };
 static const struct field f_iova_to_phys[] = {
 	REQ(struct iommu_iova_to_phys_req, "domain", F_HANDLE, domain), REQ(struct iommu_iova_to_phys_req, "iova", F_U64, iova), { 0 },

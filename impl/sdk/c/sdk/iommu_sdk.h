@@ -161,6 +161,9 @@ struct iommu_unmap_req {
 	uint64_t iova, size;
 	bool has_reserved;
 	int64_t reserved;
+	/* Capability invalidation_choice: which invalidation to send after it, 0 the narrowest. */
+	bool has_inval;
+	int64_t inval;
 };
 struct iommu_iova_to_phys_req { const char *domain; uint64_t iova; };
 struct iommu_dma_req {
