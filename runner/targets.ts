@@ -64,7 +64,7 @@ export const TARGETS: readonly Target[] = [
     expectations: 'impl/targets/linux/io-pgtable-arm/expectations.json',
   },
   ...qemuMatrix('qemu-virtio-iommu', 'The virtio-iommu device', 'impl/targets/qemu/virtio-iommu', 600).map((t) => ({ ...t, profile: 'virtio-iommu' })),
-  ...qemuMatrix('qemu-intel-iommu', "intel-iommu (VT-d, legacy mode) under the project's guest-driver kit", 'impl/targets/qemu/intel-iommu', 300),
+  ...qemuMatrix('qemu-intel-iommu', "intel-iommu (VT-d, legacy mode) under the project's guest-driver kit", 'impl/targets/qemu/intel-iommu', 100),
 ];
 
 /** Why a target departs from a rule, judged once after reading the traces it causes. */
