@@ -120,6 +120,24 @@ for (const suite of SUITES) {
       }
     });
 
+    // causes.json, interrupt-range-whole-page: pinned request by request, so a QEMU that changes shows by name.
+    test('a 1 GiB leaf whose page overlaps the interrupt range faults far from it (reason 0xE); a 2 MiB leaf just below it does not', { timeout: 120_000 }, async (ctx) => {
+      const a = new QemuIntelIommuAdapter({ install: requireQemuOf(ctx, suite, what) });
+      try {
+        await a.reset(TOPOLOGIES[0]!);
+        for (const op of [
+          { op: 'domain_alloc', domain: 'd1', type: 'paging', dev: 'dev0' },
+          { op: 'attach', dev: 'dev0', domain: 'd1' },
+          { op: 'map', domain: 'd1', iova: 0x4000_0000n, paddr: 0xc000_0000n, size: 0x4000_0000n, prot: PROT.READ },
+          { op: 'map', domain: 'd1', iova: 0x8000_0000n, paddr: 0xfec0_0000n, size: 0x20_0000n, prot: PROT.READ },
+        ] as const) expect(await a.exec(op)).toMatchObject({ ok: {} });
+        expect(await a.exec({ op: 'dma', dev: 'dev0', iova: 0x4000_0000n, access: 'r' })).toEqual({ err: 'FAULT', msg: expect.stringMatching(/^fault reason 0xe \(output address in the interrupt range\)/) });
+        expect(await a.exec({ op: 'dma', dev: 'dev0', iova: 0x8000_0000n, access: 'r' })).toEqual({ ok: {} });
+      } finally {
+        await a.close();
+      }
+    });
+
     test('a bounded suite run finds exactly the judged findings of this version', { timeout: 900_000 }, async (ctx) => {
       requireQemuOf(ctx, suite, what);
       await expectJudged(matrixTarget('qemu-intel-iommu', suite));
