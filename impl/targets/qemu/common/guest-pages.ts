@@ -19,7 +19,6 @@ interface Page {
 
 export class GuestPages {
   private readonly pages = new Map<bigint, Page>();
-  private readonly free: bigint[] = [];
   private next: bigint;
   private readonly touched = new Set<bigint>();
 
@@ -39,27 +38,21 @@ export class GuestPages {
 
   /** A zeroed page. */
   alloc(): bigint {
-    let at = this.free.pop();
-    if (at === undefined) {
-      if (this.next >= this.end) throw new Error(`guest-driver memory exhausted (0x${this.base.toString(16)}..0x${this.end.toString(16)})`);
-      at = this.next;
-      this.next += PAGE;
-    }
+    if (this.next >= this.end) throw new Error(`guest-driver memory exhausted (0x${this.base.toString(16)}..0x${this.end.toString(16)})`);
+    const at = this.next;
+    this.next += PAGE;
     this.pages.set(at, { words: new BigUint64Array(WORDS), dirty: null, fresh: true });
     this.touched.add(at);
     return at;
   }
 
-  release(at: bigint): void {
-    if (!this.pages.delete(at)) throw new Error(`0x${at.toString(16)} is not an allocated page`);
-    this.touched.delete(at);
-    this.free.push(at);
-  }
-
-  /** Forgets every page (the next case starts from an empty window, handed out in the same order). */
+  /**
+   * Forgets every page: the next case starts from an empty window, handed out in the same order.
+   * Within a case pages are never given back (a driver's tables live until its domain goes, and
+   * a case is short), so allocation is a bump.
+   */
   releaseAll(): void {
     this.pages.clear();
-    this.free.length = 0;
     this.touched.clear();
     this.next = this.base;
   }

@@ -32,8 +32,6 @@ export class VtdUnit {
   private status = 0n;
   private tail = 0;
   private seq = 0;
-  /** Every descriptor sent since the last reset, for the trace of a finding. */
-  readonly sent: string[] = [];
 
   private constructor(
     private readonly qt: Qtest,
@@ -68,7 +66,6 @@ export class VtdUnit {
     this.context = this.mem.alloc();
     this.mem.write64(this.root, this.context | 1n); // bus 0 present
     await this.mem.flush();
-    this.sent.length = 0;
     if (!(this.gcmd & GCMD.QIE)) {
       await this.qt.batch([`writel ${reg(REG.IQT)} 0x0`, `writeq ${reg(REG.IQA)} 0x${this.queue.toString(16)}`]);
       this.tail = 0;
@@ -117,7 +114,6 @@ export class VtdUnit {
       this.tail = (this.tail + 1) % QUEUE_ENTRIES;
     }
     await this.mem.flush();
-    this.sent.push(...labels);
     await this.qt.cmd(`writeq ${reg(REG.IQT)} 0x${(this.tail << 4).toString(16)}`);
     for (let polls = 0; polls < 100; polls++) {
       const [st, fsts] = await this.qt.batch([`readl 0x${this.status.toString(16)}`, `readl ${reg(REG.FSTS)}`]);
@@ -130,14 +126,7 @@ export class VtdUnit {
     throw new VtdError(`the invalidation wait never completed (sent ${labels.join(', ')})`);
   }
 
-  /** The pending primary fault record, cleared once read (there may be only one, §11.4.14). */
-  async takeFault(): Promise<FaultRecord | null> {
-    const f = await this.readFault();
-    if (f) await this.clearFaults();
-    return f;
-  }
-
-  /** The first fault record, read and left as it is; sent at once, so it shares a round trip with what else is sent now. */
+  /** The first fault record (there may be only one, §11.4.14), read and left as it is; sent at once, so it shares a round trip with what else is sent now. */
   readFault(): Promise<FaultRecord | null> {
     const at = VTD_BASE + BigInt(this.cap.faultRecordOffset);
     return this.qt.batch([`readq 0x${at.toString(16)}`, `readq 0x${(at + 8n).toString(16)}`]).then(([lo, hi]) => decodeFaultRecord(BigInt(lo!), BigInt(hi!)));
