@@ -66,7 +66,7 @@ async function replay(t: Target, events: readonly StreamEvent[]): Promise<{ ms: 
 const rows: (string | number)[][] = [['target', 'QEMU', 'ops', 'checked ops/s', 'raw replay ops/s', 'checked/raw']];
 const results: Record<string, unknown> = {};
 for (const t of TARGETS.filter((x) => x.matrix?.startsWith('qemu-'))) {
-  const q = findQemu(t.suite!);
+  const q = findQemu(t.suite!, t.arch);
   if (typeof q === 'string') {
     rows.push([t.id, 'not fetched', '', '', '', '']);
     results[t.id] = { unavailable: q };

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { makeDir } from './make-dir.ts';
 import { dirname, join } from 'node:path';
 import { ConfigError, ruleById } from '../spec/index.ts';
-import { type DebianSuite, SUITES } from '../impl/targets/qemu/common/machine.ts';
+import { type DebianSuite, type QemuArch, SUITES } from '../impl/targets/qemu/common/machine.ts';
 import { SUITE_ENV } from '../impl/targets/qemu/common/suite-choice.ts';
 import { loadAdapter } from './adapters.ts';
 import { findingText } from './report-text.ts';
@@ -21,8 +21,9 @@ export interface Target {
   id: string;
   /** The matrix this target is a version of (`qemu-intel-iommu`), when it is one. */
   matrix?: string;
-  /** The Debian suite the version comes from. */
+  /** The Debian suite the version comes from, and the emulator it runs. */
   suite?: DebianSuite;
+  arch?: QemuArch;
   title: string;
   /** Scripts (project-relative, with their arguments) that fetch and build it; each exits non-zero with one line on failure. */
   prepare: string[];
@@ -38,11 +39,11 @@ export interface Target {
 }
 
 /** One target per Debian suite: the same adapter module on bookworm's, trixie's and sid's QEMU. */
-function qemuMatrix(matrix: string, what: string, dir: string, runs: number): Target[] {
+function qemuMatrix(matrix: string, what: string, dir: string, runs: number, arch: QemuArch = 'x86_64'): Target[] {
   return SUITES.map((suite) => ({
-    id: `${matrix}@${suite}`, matrix, suite,
-    title: `${what} in Debian ${suite}'s QEMU (qemu-system-x86), driven over qtest`,
-    prepare: [`scripts/fetch-qemu-suite.sh ${suite} x86_64`],
+    id: `${matrix}@${suite}`, matrix, suite, arch,
+    title: `${what} in Debian ${suite}'s QEMU (qemu-system-${arch}), driven over qtest`,
+    prepare: [`scripts/fetch-qemu-suite.sh ${suite} ${arch}`],
     adapter: `${dir}/module.ts`,
     env: { [SUITE_ENV]: suite },
     profile: 'linux',
@@ -65,6 +66,7 @@ export const TARGETS: readonly Target[] = [
   },
   ...qemuMatrix('qemu-virtio-iommu', 'The virtio-iommu device', 'impl/targets/qemu/virtio-iommu', 600).map((t) => ({ ...t, profile: 'virtio-iommu' })),
   ...qemuMatrix('qemu-intel-iommu', "intel-iommu (VT-d, legacy mode) under the project's guest-driver kit", 'impl/targets/qemu/intel-iommu', 100),
+  ...qemuMatrix('qemu-smmuv3', "SMMUv3 (stage 1, virt) under the project's guest-driver kit", 'impl/targets/qemu/smmuv3', 100, 'aarch64'),
 ];
 
 /** Why a target departs from a rule, judged once after reading the traces it causes. */

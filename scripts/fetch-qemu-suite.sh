@@ -7,7 +7,7 @@
 # land in <suite>/debs/ and are unpacked with dpkg-deb -x into <suite>/root/. Newer suites
 # need a newer glibc than the host's, so the emulator's whole shared-library closure comes
 # from the same suite, and bin/qemu-system-<arch> runs it through that suite's own loader.
-# Also writes hlt.bin (a 64 KiB BIOS of HLT instructions) and manifest.json (suite, package
+# Also writes a halting firmware per architecture (hlt.bin, wfi-aarch64.bin, wfi-riscv64.bin) and manifest.json (suite, package
 # versions, per-arch --version). Idempotent: does nothing when the wrappers already run.
 # Prints one line with the versions; on failure one line on stderr and exit 1.
 set -euo pipefail
@@ -48,7 +48,7 @@ keyring="/usr/share/keyrings/debian-archive-keyring.gpg"
 
 # The wrapper of every requested arch answers --version, and the manifest is written.
 present() {
-  [ -s "$manifest" ] && [ -s "$cache/hlt.bin" ] || return 1
+  [ -s "$manifest" ] || return 1
   local a
   for a in "${arches[@]}"; do
     "$bin/qemu-system-$a" --version 2>/dev/null | grep -q '^QEMU emulator version' || return 1
@@ -61,10 +61,35 @@ summary() {
   echo " (${arches[*]})"
 }
 
+# The firmware each machine boots, 64 KiB that only halts, so the CPU idles (and virtual time
+# runs to the next timer) while the test drives the devices over qtest.
+# - x86: 0xf4 (HLT) everywhere; the CPU starts at 0xfffffff0, halts, and runs nothing else.
+# - aarch64: "1: wfi; b 1b" (0xd503207f, 0x17ffffff, little-endian) at the reset address.
+# - riscv64: "1: wfi; j 1b" (0x10500073, 0xffdff06f).
+firmware() { # <file> <octal escapes of the first bytes>
+  [ -s "$cache/$1" ] && return
+  mkdir -p "$cache"
+  { printf "$2"; head -c $((65536 - $(printf "$2" | wc -c))) /dev/zero; } >"$cache/$1.tmp"
+  mv "$cache/$1.tmp" "$cache/$1"
+}
+mkdir -p "$cache"
+# One fetch of a suite at a time: test files run in parallel and may ask for the same suite.
+exec 9>"$cache/.lock"
+flock 9
+[ -s "$cache/hlt.bin" ] || { head -c 65536 /dev/zero | tr '\0' '\364' >"$cache/hlt.bin.tmp" && mv "$cache/hlt.bin.tmp" "$cache/hlt.bin"; }
+firmware wfi-aarch64.bin '\177\040\003\325\377\377\377\027'
+firmware wfi-riscv64.bin '\163\000\120\020\157\360\337\377'
+
 if present; then
   echo "fetch-qemu-suite: $suite already present: $(summary)"
   exit 0
 fi
+
+# The manifest describes every emulator in the cache: keep the ones fetched before (resolved
+# again, so they move with the suite too).
+for a in x86_64 aarch64 riscv64; do
+  if [ -x "$bin/qemu-system-$a" ] && [[ " ${arches[*]} " != *" $a "* ]]; then arches+=("$a"); fi
+done
 
 command -v apt-get >/dev/null || fail "apt-get not found (a Debian system is needed)"
 command -v dpkg-deb >/dev/null || fail "dpkg-deb not found (a Debian system is needed)"
@@ -248,9 +273,6 @@ EOF
   chmod +x "$bin/qemu-system-$a"
 done
 
-# 0xf4 is HLT: an x86 CPU starts at 0xfffffff0, halts, and never runs anything else.
-head -c 65536 /dev/zero | tr '\0' '\364' >"$cache/hlt.bin.tmp"
-mv "$cache/hlt.bin.tmp" "$cache/hlt.bin"
 
 json() { local s="${1//\\/\\\\}"; printf '"%s"' "${s//\"/\\\"}"; }
 declare -A verline=()

@@ -7,7 +7,8 @@
 
 import { describe, expect, test } from 'vitest';
 import { SUITES } from '../impl/targets/qemu/common/machine.ts';
-import { QemuIntelIommuAdapter, subtract } from '../impl/targets/qemu/intel-iommu/adapter.ts';
+import { subtract } from '../impl/targets/qemu/common/kit-core.ts';
+import { QemuIntelIommuAdapter } from '../impl/targets/qemu/intel-iommu/adapter.ts';
 import { INVALIDATIONS, iotlbInvalidations } from '../impl/targets/qemu/intel-iommu/invalidation.ts';
 import { decodeCap, decodeFaultRecord } from '../impl/targets/qemu/intel-iommu/regs.ts';
 import { TOPOLOGIES } from '../impl/targets/qemu/intel-iommu/topologies.ts';

@@ -5,27 +5,27 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { type DebianSuite, type QemuInstall, findQemu } from '../impl/targets/qemu/common/machine.ts';
+import { type DebianSuite, type QemuArch, type QemuInstall, findQemu } from '../impl/targets/qemu/common/machine.ts';
 import { TARGETS, type Target, checkTarget, readExpectations } from '../runner/targets.ts';
 import { unavailableTarget } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const fetched = new Map<DebianSuite, QemuInstall | string>();
+const fetched = new Map<string, QemuInstall | string>();
 
-/** The suite's QEMU, fetched on first use, or why it cannot be had. */
-export function qemuOf(suite: DebianSuite): QemuInstall | string {
-  let got = fetched.get(suite);
+/** The suite's QEMU for `arch`, fetched on first use, or why it cannot be had. */
+export function qemuOf(suite: DebianSuite, arch: QemuArch = 'x86_64'): QemuInstall | string {
+  let got = fetched.get(`${suite}/${arch}`);
   if (got === undefined) {
-    const r = spawnSync('bash', [join(ROOT, 'scripts/fetch-qemu-suite.sh'), suite, 'x86_64'], { encoding: 'utf8', timeout: 900_000 });
-    got = r.status === 0 ? findQemu(suite) : `scripts/fetch-qemu-suite.sh ${suite} failed: ${r.stderr.trim().split('\n').at(-1)}`;
-    fetched.set(suite, got);
+    const r = spawnSync('bash', [join(ROOT, 'scripts/fetch-qemu-suite.sh'), suite, arch], { encoding: 'utf8', timeout: 900_000 });
+    got = r.status === 0 ? findQemu(suite, arch) : `scripts/fetch-qemu-suite.sh ${suite} ${arch} failed: ${r.stderr.trim().split('\n').at(-1)}`;
+    fetched.set(`${suite}/${arch}`, got);
   }
   return got;
 }
 
 /** The suite's QEMU, or a loud skip (a failure under CI=true) when the packages are out of reach. */
-export function requireQemuOf(ctx: { skip: (note?: string) => never }, suite: DebianSuite, what: string): QemuInstall {
-  const q = qemuOf(suite);
+export function requireQemuOf(ctx: { skip: (note?: string) => never }, suite: DebianSuite, what: string, arch: QemuArch = 'x86_64'): QemuInstall {
+  const q = qemuOf(suite, arch);
   return typeof q === 'string' ? unavailableTarget(ctx, `${what} on Debian ${suite}'s QEMU`, q) : q;
 }
 

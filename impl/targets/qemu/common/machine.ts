@@ -4,8 +4,8 @@
 // manifest of what was resolved; this module finds them and builds the shared part of the
 // command line.
 //
-// Nothing runs in the guest: the BIOS is 64 KiB of HLT, so the test drives every device over
-// qtest. `-icount sleep=off` lets virtual time jump to the next timer while the CPU idles, so
+// Nothing runs in the guest: the firmware is 64 KiB that only halts (x86: HLT; Arm: a WFI loop;
+// RISC-V: the same), so the test drives every device over qtest. `-icount sleep=off` lets virtual time jump to the next timer while the CPU idles, so
 // the edu device's DMA timer (100 ms of virtual time) fires at once; `pit=off` removes the one
 // periodic timer that would otherwise make an idle QEMU spin a host core forever.
 
@@ -33,6 +33,9 @@ export interface QemuInstall {
   packageVersion: string;
 }
 
+/** The halting firmware scripts/fetch-qemu-suite.sh writes for each architecture. */
+export const FIRMWARE: Readonly<Record<QemuArch, string>> = { x86_64: 'hlt.bin', aarch64: 'wfi-aarch64.bin', riscv64: 'wfi-riscv64.bin' };
+
 interface Manifest {
   arches?: Partial<Record<QemuArch, { version?: string; package_version?: string; wrapper?: string }>>;
 }
@@ -49,7 +52,7 @@ export function findQemu(suite: DebianSuite, arch: QemuArch = 'x86_64', cache = 
   }
   const entry = manifest.arches?.[arch];
   const binary = join(dir, entry?.wrapper ?? `bin/qemu-system-${arch}`);
-  const bios = join(dir, 'hlt.bin');
+  const bios = join(dir, FIRMWARE[arch]);
   if (!entry?.version || !existsSync(binary) || !existsSync(bios)) return `Debian ${suite}'s qemu-system-${arch} is not in ${dir} (${fetch})`;
   return {
     suite, arch, binary, bios, env: {},
@@ -77,15 +80,18 @@ export const EDU_BAR_STRIDE = 0x10_0000n;
 export interface MachineOptions {
   /** `-machine` value; q35 by default. */
   machine?: string;
+  /** `-cpu` value; QEMU's default for the machine when absent. */
+  cpu?: string;
   ramMiB: number;
   /** The IOMMU's own options (`-device intel-iommu,...`), which must come before any PCI device. */
   iommu: string[];
 }
 
-/** The command line of an x86 machine with an IOMMU and edu devices behind it, driven over qtest. */
+/** The command line of a machine with an IOMMU and edu devices behind it, driven over qtest. */
 export function qemuArgs(q: QemuInstall, m: MachineOptions, qtestSocket: string): string[] {
   return [
     '-machine', m.machine ?? 'q35,pit=off',
+    ...(m.cpu ? ['-cpu', m.cpu] : []),
     '-m', `${m.ramMiB}M`,
     '-bios', q.bios,
     '-icount', 'shift=0,sleep=off',

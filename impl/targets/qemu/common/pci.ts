@@ -1,6 +1,7 @@
-// PCI configuration space through the legacy 0xcf8/0xcfc ports, and the little a driver does
-// with it when no firmware ran: find the device, size and place its BARs, enable memory decoding
-// and bus mastering (without which its DMA goes nowhere).
+// PCI configuration space, through the legacy 0xcf8/0xcfc ports (x86) or a memory-mapped ECAM
+// window (PCIe on Arm's virt machine), and the little a driver does with it when no firmware
+// ran: find the device, size and place its BARs, enable memory decoding and bus mastering
+// (without which its DMA goes nowhere).
 
 import type { Qtest } from './qtest.ts';
 
@@ -22,7 +23,14 @@ export class PciFunction {
     private readonly qt: Qtest,
     readonly devfn: number,
     readonly bus = 0,
+    /** The ECAM window's base; without one, configuration space is reached through the ports. */
+    private readonly ecam: bigint | null = null,
   ) {}
+
+  /** ECAM: bus << 20 | device << 15 | function << 12 | register (PCIe §7.2.2). */
+  private ecamAt(reg: number): string {
+    return `0x${(this.ecam! + BigInt((this.bus << 20) | (this.devfn << 12) | reg)).toString(16)}`;
+  }
 
   /** The requester ID, which is also the endpoint ID the virtio-iommu knows the device by. */
   get requesterId(): number {
@@ -35,6 +43,7 @@ export class PciFunction {
   }
 
   async read32(reg: number): Promise<number> {
+    if (this.ecam !== null) return Number(await this.qt.cmd(`readl ${this.ecamAt(reg & 0xffc)}`)) >>> 0;
     const [, v] = await this.qt.batch([this.select(reg), 'inl 0xcfc']);
     return Number(v) >>> 0;
   }
@@ -48,10 +57,18 @@ export class PciFunction {
   }
 
   async write32(reg: number, value: number): Promise<void> {
+    if (this.ecam !== null) {
+      await this.qt.cmd(`writel ${this.ecamAt(reg & 0xffc)} 0x${(value >>> 0).toString(16)}`);
+      return;
+    }
     await this.qt.batch([this.select(reg), `outl 0xcfc 0x${(value >>> 0).toString(16)}`]);
   }
 
   async write16(reg: number, value: number): Promise<void> {
+    if (this.ecam !== null) {
+      await this.qt.cmd(`writew ${this.ecamAt(reg & 0xffe)} 0x${value.toString(16)}`);
+      return;
+    }
     await this.qt.batch([this.select(reg), `outw 0x${(0xcfc + (reg & 2)).toString(16)} 0x${value.toString(16)}`]);
   }
 

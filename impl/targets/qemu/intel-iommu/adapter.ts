@@ -18,11 +18,12 @@
 //   and waits for it.
 
 import {
-  type AdapterInfo, type DmaOp, type Op, type OpKind, type Outcome, PROT, type Topology, isFailure, resolvePolicies,
+  type AdapterInfo, type DmaOp, type Op, type Outcome, PROT, type Topology, isFailure, resolvePolicies,
 } from '../../../../spec/index.ts';
 import { ReferenceModel } from '../../../reference/model.ts';
 import { greedyRuns } from '../../../reference/pgsize.ts';
 import { QemuCaseAdapter } from '../common/case-adapter.ts';
+import { KIT_OPS, coverage, subtract } from '../common/kit-core.ts';
 import type { QemuInstall } from '../common/machine.ts';
 import { PCI_DEVFN, EDU_SLOTS } from '../common/machine.ts';
 import { iotlbInvalidations } from './invalidation.ts';
@@ -37,12 +38,7 @@ const LEVELS = 4;
 // A second-level entry with W and not R is write-only: the unit refuses a read through it (§3.7.1, QEMU: fault reason 6).
 const POLICIES = { partial_unmap: 'whole-leaf', write_only_read: 'fault' } as const;
 
-/** The ops whose replies the kit's core layer gives: everything but a device access. */
-export const KIT_OPS: OpKind[] = ['domain_alloc', 'domain_free', 'attach', 'detach', 'attach_pasid', 'detach_pasid', 'map', 'unmap'];
 export const KIT_NAME = 'iommu-conformance VT-d guest driver (core layer: the reference API semantics)';
-
-/** [start, end) of IOVA. */
-type Interval = [bigint, bigint];
 
 interface KitDomain {
   type: 'paging' | 'identity' | 'blocked';
@@ -111,7 +107,7 @@ export class QemuIntelIommuAdapter extends QemuCaseAdapter<VtdSystem, CaseState>
     if (op.op === 'dma') return this.dma(op, sys, st);
     if (!KIT_OPS.includes(op.op)) return { err: 'ENOSYS', msg: `the VT-d kit has no ${op.op}` };
     // The core layer decides; the driver then makes the unit do what it decided.
-    const before = op.op === 'unmap' ? this.coverage(st, op.domain, op.iova, op.size) : [];
+    const before = op.op === 'unmap' ? coverage(st.model, op.domain, op.iova, op.size) : [];
     const out = st.model.act(op);
     if (isFailure(out)) return out;
     switch (op.op) {
@@ -147,7 +143,7 @@ export class QemuIntelIommuAdapter extends QemuCaseAdapter<VtdSystem, CaseState>
       case 'unmap': {
         const d = st.domains.get(op.domain)!;
         // What the core layer removed: what was mapped around the range before, less what is now.
-        const gone = subtract(before, this.coverage(st, op.domain, op.iova, op.size));
+        const gone = subtract(before, coverage(st.model, op.domain, op.iova, op.size));
         if (gone.length === 0) break;
         for (const [lo, hi] of gone) d.table!.clearRange(lo, hi);
         await sys.mem.flush();
@@ -161,15 +157,6 @@ export class QemuIntelIommuAdapter extends QemuCaseAdapter<VtdSystem, CaseState>
         break;
     }
     return out;
-  }
-
-  /** The mapped intervals within a largest page of [iova, iova+size): all a whole-leaf unmap can remove. */
-  private coverage(st: CaseState, handle: string, iova: bigint, size: bigint): Interval[] {
-    const maps = st.model.domain(handle)?.mappings;
-    if (!maps) return [];
-    const reach = 1n << 30n;
-    const lo = iova > reach ? iova - reach : 0n;
-    return maps.intersecting(lo, iova + size + reach).map((m) => [m.iova, m.iova + m.size]);
   }
 
   /**
@@ -243,21 +230,4 @@ function contextOf(d: KitDomain): ContextEntry | null {
 
 function defaultContext(kind: 'identity' | 'blocked'): ContextEntry | null {
   return kind === 'identity' ? { tt: TT.PASS_THROUGH, did: IDENTITY_DID, slptptr: 0n, levels: LEVELS } : null;
-}
-
-/** The parts of sorted, disjoint intervals `a` that sorted, disjoint intervals `b` do not cover. */
-export function subtract(a: readonly Interval[], b: readonly Interval[]): Interval[] {
-  const out: Interval[] = [];
-  let j = 0;
-  for (const [lo0, hi] of a) {
-    let lo = lo0;
-    while (j < b.length && b[j]![1] <= lo) j++;
-    for (let k = j; k < b.length && b[k]![0] < hi; k++) {
-      if (b[k]![0] > lo) out.push([lo, b[k]![0]]);
-      lo = b[k]![1] > lo ? b[k]![1] : lo;
-      if (lo >= hi) break;
-    }
-    if (lo < hi) out.push([lo, hi]);
-  }
-  return out;
 }
