@@ -61,7 +61,7 @@ export async function exportReproducer(kit: ReproducerKit, install: QemuInstall,
   const opTexts = new Map<number, string>();
   let last: { op: Op; out: Outcome; expected: string[]; assertions: Assertion[][]; diverged: boolean; rule: string | null } | null = null;
   try {
-    const info = await adapter.hello();
+    const info = await guard(() => adapter.hello(), `${kit.target} on QEMU ${install.version} did not start`);
     transcript.comment(`bring-up, and the reset to the trace's topology: ${describeTopology(trace.topology)}`);
     await guard(() => adapter.reset(trace.topology), `${kit.target} on QEMU ${install.version} cannot be reset to the trace's topology`);
     const model = new ReferenceModel(trace.topology, resolvePolicies(info.profile, info.policies), resolveCapabilities(info.profile, info.capabilities));
