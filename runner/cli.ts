@@ -301,8 +301,9 @@ export function buildProgram(startup: Startup = {}): Command {
     .option('--finding <n|id>', 'which finding: its position in the report (1-based) or its id; the only one by default')
     .option('--suite <suite>', 'the Debian suite whose QEMU records it (default: the one of the release that found it)')
     .requiredOption('--out <dir>', 'the directory to write: reproducer.qtest, run-qtest.py, README.md, trace.json')
+    .option('--seen-on <releases>', 'QEMU releases the divergence shows on, for the README (default: those of the targets reports beside --report)', list)
     .action(async (o) => {
-      const r = await reproduce({ report: o.report, finding: o.finding, suite: o.suite, out: o.out });
+      const r = await reproduce({ report: o.report, finding: o.finding, suite: o.suite, out: o.out, seenOn: o.seenOn });
       console.log(`${r.rule}: wrote ${r.dir} (recorded on QEMU ${r.recordedOn}: the last op ${r.diverged ? `gave ${r.observed}, expected ${r.expected.join(' | ')}` : `gave ${r.observed}, as expected`})`);
       console.log(`run it: python3 ${join(r.dir, 'run-qtest.py')} ${join(r.dir, SCRIPT_FILE)} <path to qemu-system-x86_64>`);
     });

@@ -119,7 +119,7 @@ export function byRelease(a: string, b: string): number {
   return am! - bm! || an! - bn!;
 }
 
-export async function reproduce(o: { report: string; finding?: string; suite?: string; out: string }): Promise<ExportResult & { recordedOn: string }> {
+export async function reproduce(o: { report: string; finding?: string; suite?: string; out: string; seenOn?: string[] }): Promise<ExportResult & { recordedOn: string }> {
   const f = loadFinding(o.report, o.finding);
   const kit = kitFor(f.adapter.name);
   const suite = chooseSuite(f.adapter.version, o.suite);
@@ -130,7 +130,7 @@ export async function reproduce(o: { report: string; finding?: string; suite?: s
   } catch (e) {
     throw new ConfigError(`cannot write ${o.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  const seenOn = basename(o.report).startsWith(`${f.adapter.name}@`) ? releasesWithRule(o.report, f.adapter.name, f.rule) : [];
+  const seenOn = o.seenOn ?? (basename(o.report).startsWith(`${f.adapter.name}@`) ? releasesWithRule(o.report, f.adapter.name, f.rule) : []);
   const r = await exportReproducer(kit, install, { rule: f.rule, topology: f.topology, ops: f.ops }, o.out, seenOn);
   return { ...r, recordedOn: install.version };
 }

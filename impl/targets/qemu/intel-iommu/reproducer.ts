@@ -32,6 +32,7 @@ function accessAssertions(op: Op, expected: Outcome, reads: ReadContext): Assert
 export const INTEL_IOMMU_REPRODUCER: ReproducerKit = {
   target: 'qemu-intel-iommu',
   arch: 'x86_64',
+  specification: 'the Intel VT-d Architecture Specification (chapter 7: a request the paging entries do not permit is a non-recoverable fault, recorded in the fault recording registers unless FPD is set)',
   create: (install, recorder) => new QemuIntelIommuAdapter({ install, recorder }),
   assertions: accessAssertions,
 };

@@ -60,6 +60,7 @@ function accessAssertions(expected: Outcome, reads: ReadContext): Assertion[] | 
 export const VIRTIO_IOMMU_REPRODUCER: ReproducerKit = {
   target: 'qemu-virtio-iommu',
   arch: 'x86_64',
+  specification: 'the OASIS virtio 1.2 specification, IOMMU device (requests, their statuses, the input range, fault reports)',
   create: (install, recorder) => new QemuVirtioIommuAdapter({ install, recorder }),
   assertions(op, expected, reads) {
     switch (op.op) {

@@ -32,6 +32,8 @@ export interface ReproducerKit {
   /** The adapter's name in hello, as reports carry it. */
   target: string;
   arch: QemuArch;
+  /** The document the device is judged by, for the README. */
+  specification: string;
   create(install: QemuInstall, recorder: Transcript): Adapter & { close(): Promise<void> };
   /** Assertions that hold exactly when `op` had the outcome `expected`, or why there can be none. */
   assertions(op: Op, expected: Outcome, reads: ReadContext): Assertion[] | string;
@@ -140,7 +142,7 @@ function readme(kit: ReproducerKit, install: QemuInstall, rule: string, verdict:
     '',
     'Exit 0: QEMU does what the rule requires. 1: the divergence reproduced (one line names the op, expected and observed). 2: the script could not run.',
     '',
-    `Rule ${rule}${r ? ` (${r.level}): ${r.statement}` : ''}${r?.sources.length ? ` Sources: ${r.sources.join('; ')}.` : ''}`,
+    `Rule ${rule}${r ? ` (${r.level}): ${r.statement}` : ''}${r?.sources.length ? ` Sources: ${r.sources.join('; ')}.` : ''} The device is judged by ${kit.specification}.`,
     '',
     `Recorded on QEMU ${install.version}: ${verdict}.${seenOn.length ? ` Seen on QEMU ${seenOn.join(', ')}.` : ''} \`trace.json\` is the trace as data (\`npx iommu-conformance reproduce --report trace.json --suite <suite> --out <dir>\` records it again).`,
     '',

@@ -4,9 +4,9 @@
 usage: run-qtest.py [-v] SCRIPT.qtest QEMU_BINARY [-- EXTRA_QEMU_ARGS...]
 
 The script's header names QEMU's command line (`# qemu-args:`) and a firmware image
-(`# firmware: NAME SIZE BYTE`, created next to the script if missing); this runner adds
-`-qtest stdio`, sends each command, and checks every reply is OK. The directives (`@let`,
-`@poll`, `@expect`, ...) are described in each script's header.
+(`# firmware: NAME SIZE BYTE`: the file beside the script, or made in a temporary directory);
+this runner adds `-qtest stdio`, sends each command, and checks every reply is OK. The
+directives (`@let`, `@poll`, `@expect`, ...) are described in each script's header.
 
 Exit status: 0 every assertion holds (QEMU behaves as the specification says), 1 an assertion
 failed (the divergence reproduced), 2 the script could not run (QEMU did not start or died, a
@@ -211,8 +211,9 @@ def header_value(lines, key):
     return None
 
 
-def firmware_args(script_path, lines, args):
-    """Creates the firmware image the command line names (NAME SIZE BYTE) if missing; its path."""
+def firmware_args(script_path, lines, args, scratch):
+    """The firmware image the command line names (NAME SIZE BYTE): the one beside the script if
+    it is there, else made in `scratch` (nothing is written beside the script)."""
     spec = header_value(lines, "firmware")
     if spec is None:
         return args
@@ -222,15 +223,10 @@ def firmware_args(script_path, lines, args):
     except ValueError:
         raise CannotRun("bad firmware header %r (expected NAME SIZE BYTE)" % spec)
     path = os.path.join(os.path.dirname(os.path.abspath(script_path)), name)
-    content = bytes([byte]) * size
     if not (os.path.exists(path) and os.path.getsize(path) == size):
-        try:
-            with open(path, "wb") as f:
-                f.write(content)
-        except OSError:
-            path = os.path.join(tempfile.mkdtemp(prefix="qtest-firmware-"), name)
-            with open(path, "wb") as f:
-                f.write(content)
+        path = os.path.join(scratch, name)
+        with open(path, "wb") as f:
+            f.write(bytes([byte]) * size)
     return [path if a == name else a for a in args]
 
 
@@ -240,7 +236,12 @@ def run(script_path, qemu, extra, verbose):
     qemu_args = header_value(lines, "qemu-args")
     if qemu_args is None:
         raise CannotRun("%s has no '# qemu-args:' header" % script_path)
-    argv = [qemu] + firmware_args(script_path, lines, shlex.split(qemu_args)) + extra + ["-qtest", "stdio"]
+    with tempfile.TemporaryDirectory(prefix="qtest-reproducer-") as scratch:
+        argv = [qemu] + firmware_args(script_path, lines, shlex.split(qemu_args), scratch) + extra + ["-qtest", "stdio"]
+        return run_commands(argv, lines, verbose)
+
+
+def run_commands(argv, lines, verbose):
     rule, op, names, failures = "?", "(before the first op)", {}, []
     vm = Qemu(argv, verbose)
     try:

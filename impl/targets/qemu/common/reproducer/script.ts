@@ -49,7 +49,7 @@ export function renderScript(p: ScriptParts): string {
     `# Recorded on QEMU ${p.recordedOn}: ${p.verdict}.`,
     '#',
     '# Run: python3 run-qtest.py reproducer.qtest /path/to/qemu-system-x86_64 [-- extra QEMU args]',
-    '# (the runner adds -qtest stdio and creates the firmware image below if it is missing)',
+    '# (the runner adds -qtest stdio, and makes the firmware image below unless it is beside the script)',
     '#',
     `# qemu-args: ${firmwareRelative(p.transcript.qemuArgs).map(shellWord).join(' ')}`,
     `# firmware: ${FIRMWARE.name} ${FIRMWARE.size} 0x${FIRMWARE.byte.toString(16)}`,
