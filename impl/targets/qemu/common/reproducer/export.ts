@@ -55,45 +55,26 @@ export interface ExportResult {
   observed: string;
 }
 
+/** The last op as recorded: what it gave, what the reference expects, and the assertions saying so. */
+interface LastOp {
+  op: Op;
+  out: Outcome;
+  expected: string[];
+  /** Alternatives, one per outcome the reference allows. */
+  assertions: Assertion[][];
+  diverged: boolean;
+  rule: string | null;
+}
+
+interface Recording {
+  transcript: Transcript;
+  opTexts: Map<number, string>;
+  last: LastOp;
+}
+
 /** Replays `trace` on `install` with recording on and writes the reproducer directory `outDir`. */
 export async function exportReproducer(kit: ReproducerKit, install: QemuInstall, trace: TraceToExport, outDir: string, seenOn: readonly string[] = []): Promise<ExportResult> {
-  if (trace.ops.length === 0) throw new ConfigError('the trace has no ops');
-  const transcript = new Transcript();
-  const adapter = kit.create(install, transcript);
-  const opTexts = new Map<number, string>();
-  let last: { op: Op; out: Outcome; expected: string[]; assertions: Assertion[][]; diverged: boolean; rule: string | null } | null = null;
-  try {
-    const info = await guard(() => adapter.hello(), `${kit.target} on QEMU ${install.version} did not start`);
-    transcript.comment(`bring-up, and the reset to the trace's topology: ${describeTopology(trace.topology)}`);
-    await guard(() => adapter.reset(trace.topology), `${kit.target} on QEMU ${install.version} cannot be reset to the trace's topology`);
-    const model = new ReferenceModel(trace.topology, resolvePolicies(info.profile, info.policies), resolveCapabilities(info.profile, info.capabilities));
-    for (const [i, op] of trace.ops.entries()) {
-      transcript.op(i + 1);
-      const mark = transcript.entries.length;
-      const isLast = i === trace.ops.length - 1;
-      const expected = isLast ? model.expect(op) : [];
-      const out = await guard(() => adapter.exec(op), `op ${i + 1} ${formatOp(op)} on QEMU ${install.version}`);
-      const inOp = transcript.labelsSince(mark);
-      const j = model.judge(op, out);
-      if (!isLast) {
-        if (!j.ok) throw new ConfigError(`op ${i + 1} already diverges on QEMU ${install.version} (${formatCall(op, out)}, expected ${j.expected.join(' | ')}): export the trace up to it`);
-        opTexts.set(i + 1, formatCall(op, out));
-        continue;
-      }
-      const assertions = expected.map((e) => {
-        if (!e.canonical) throw new ConfigError(`op ${i + 1} ${formatOp(op)}: the reference's outcome '${e.describe}' has no canonical form to assert`);
-        const bound = new Set(transcript.labelsSince(0).map((l) => l.name));
-        const a = kit.assertions(op, e.canonical, { inOp, bound, topology: trace.topology });
-        if (typeof a === 'string') throw new ConfigError(`no reproducer for ${formatOp(op)} on ${kit.target}: ${a}`);
-        return a;
-      });
-      opTexts.set(i + 1, `${formatOp(op)}, expected ${expected.map((e) => e.describe).join(' | ')}`);
-      last = { op, out, expected: expected.map((e) => e.describe), assertions: distinct(assertions), diverged: !j.ok, rule: j.ok ? (j.rules[0] ?? null) : j.rule };
-    }
-  } finally {
-    await adapter.close();
-  }
-  if (!last) throw new ConfigError('the trace has no ops');
+  const { transcript, opTexts, last } = await record(kit, install, trace);
   const rule = trace.rule ?? last.rule;
   if (!rule) throw new ConfigError('the trace names no rule and its last op embodies none');
   const observed = formatOutcome(last.op, last.out);
@@ -109,6 +90,49 @@ export async function exportReproducer(kit: ReproducerKit, install: QemuInstall,
     rule, adapter: { name: kit.target, version: install.version }, topology: encodeTopology(trace.topology), ops: trace.ops.map((op) => ({ op: encodeOp(op) })),
   }, null, 2) + '\n');
   return { dir: outDir, rule, diverged: last.diverged, expected: last.expected, observed };
+}
+
+/** The trace replayed on a fresh QEMU, judged op by op as a replay is; every qtest command recorded. */
+async function record(kit: ReproducerKit, install: QemuInstall, trace: TraceToExport): Promise<Recording> {
+  if (trace.ops.length === 0) throw new ConfigError('the trace has no ops');
+  const transcript = new Transcript();
+  const adapter = kit.create(install, transcript);
+  const opTexts = new Map<number, string>();
+  const on = `on QEMU ${install.version}`;
+  try {
+    const info = await guard(() => adapter.hello(), `${kit.target} ${on} did not start`);
+    transcript.comment(`bring-up, and the reset to the trace's topology: ${describeTopology(trace.topology)}`);
+    await guard(() => adapter.reset(trace.topology), `${kit.target} ${on} cannot be reset to the trace's topology`);
+    const model = new ReferenceModel(trace.topology, resolvePolicies(info.profile, info.policies), resolveCapabilities(info.profile, info.capabilities));
+    const setup = trace.ops.slice(0, -1);
+    for (const [i, op] of setup.entries()) {
+      transcript.op(i + 1);
+      const out = await guard(() => adapter.exec(op), `op ${i + 1} ${formatOp(op)} ${on}`);
+      const j = model.judge(op, out);
+      if (!j.ok) throw new ConfigError(`op ${i + 1} already diverges ${on} (${formatCall(op, out)}, expected ${j.expected.join(' | ')}): export the trace up to it`);
+      opTexts.set(i + 1, formatCall(op, out));
+    }
+    const n = trace.ops.length;
+    const op = trace.ops[n - 1]!;
+    transcript.op(n);
+    const mark = transcript.entries.length;
+    // What the reference expects is fixed before the op runs: the assertions never follow QEMU.
+    const expected = model.expect(op);
+    const out = await guard(() => adapter.exec(op), `op ${n} ${formatOp(op)} ${on}`);
+    const reads = { inOp: transcript.labelsSince(mark), bound: new Set(transcript.labelsSince(0).map((l) => l.name)), topology: trace.topology };
+    const assertions = expected.map((e) => {
+      if (!e.canonical) throw new ConfigError(`op ${n} ${formatOp(op)}: the reference's outcome '${e.describe}' has no canonical form to assert`);
+      const a = kit.assertions(op, e.canonical, reads);
+      if (typeof a === 'string') throw new ConfigError(`no reproducer for ${formatOp(op)} on ${kit.target}: ${a}`);
+      return a;
+    });
+    const j = model.judge(op, out);
+    opTexts.set(n, `${formatOp(op)}, expected ${expected.map((e) => e.describe).join(' | ')}`);
+    const last = { op, out, expected: expected.map((e) => e.describe), assertions: distinct(assertions), diverged: !j.ok, rule: j.ok ? (j.rules[0] ?? null) : j.rule };
+    return { transcript, opTexts, last };
+  } finally {
+    await adapter.close();
+  }
 }
 
 /** An adapter's failure as one line of bad input (the trace does not fit this version). */

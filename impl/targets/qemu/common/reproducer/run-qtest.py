@@ -138,7 +138,8 @@ class Qemu:
         except OSError as e:
             raise CannotRun("cannot start %s: %s" % (argv[0], e))
         self.buffer = b""
-        threading.Thread(target=self._collect_stderr, daemon=True).start()
+        self.stderr_reader = threading.Thread(target=self._collect_stderr, daemon=True)
+        self.stderr_reader.start()
 
     def _collect_stderr(self):
         for raw in self.proc.stderr:
@@ -148,6 +149,8 @@ class Qemu:
 
     def _gone(self, doing):
         code = self.proc.poll()
+        if code is not None:
+            self.stderr_reader.join(1.0)  # its last words, before they are quoted
         what = "QEMU exited with code %s" % code if code is not None else "QEMU stopped answering"
         tail = "; QEMU's last output: " + " | ".join(self.stderr_tail) if self.stderr_tail else ""
         return CannotRun("%s %s%s" % (what, doing, tail))
