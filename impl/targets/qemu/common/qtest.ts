@@ -6,6 +6,9 @@
 //
 // Nothing may hang: each reply has a deadline, after which QEMU is killed; a QEMU that dies
 // fails every waiting call with its exit code or signal and the last lines it wrote on stderr.
+//
+// With a recorder (transcript.ts) every command is logged in send order, for a reproducer; a
+// loop that waits for the device goes through `poll`, so it is logged once with its condition.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -136,6 +139,17 @@ export class Qtest {
     return this.send(line);
   }
 
+  /** One command, unrecorded (a poll records itself). */
+  private send(line: string): Promise<string> {
+    if (this.deathCause !== null) return Promise.reject(new QemuError(`${this.deathCause}; cannot send '${line}'${tail(this.stderrTail)}`));
+    return new Promise<string>((resolve, reject) => {
+      this.pending.push({ line, resolve, reject });
+      if (this.outbox.length === 0) queueMicrotask(() => this.flush());
+      this.outbox.push(`${line}\n`);
+      if (this.timer === null) this.arm();
+    });
+  }
+
   /** Several commands in one round trip. */
   batch(lines: readonly string[]): Promise<string[]> {
     return Promise.all(lines.map((l) => this.cmd(l)));
@@ -152,16 +166,6 @@ export class Qtest {
       if (pollMet(replies, until)) return replies;
     }
     return null;
-  }
-
-  private send(line: string): Promise<string> {
-    if (this.deathCause !== null) return Promise.reject(new QemuError(`${this.deathCause}; cannot send '${line}'${tail(this.stderrTail)}`));
-    return new Promise<string>((resolve, reject) => {
-      this.pending.push({ line, resolve, reject });
-      if (this.outbox.length === 0) queueMicrotask(() => this.flush());
-      this.outbox.push(`${line}\n`);
-      if (this.timer === null) this.arm();
-    });
   }
 
   async close(): Promise<void> {

@@ -28,6 +28,11 @@ export const READ_LABELS = {
   inputStart: ['input_start_lo', 'input_start_hi'], inputEnd: ['input_end_lo', 'input_end_hi'],
 } as const;
 
+/** The config words of the input range, labelled: whether a MAP is beyond it depends on them. */
+const INPUT_RANGE_LABELS = new Map<number, string>([
+  [8, READ_LABELS.inputStart[0]], [12, READ_LABELS.inputStart[1]], [16, READ_LABELS.inputEnd[0]], [20, READ_LABELS.inputEnd[1]],
+]);
+
 /** Requests in flight at once (the probes of every endpoint at reset); each has its own buffers. */
 const SLOTS = 4;
 
@@ -122,10 +127,9 @@ export class VirtioIommu {
   }
 
   private async readConfig(): Promise<IommuConfig> {
-    // The input range (offsets 8 to 23) is labelled: whether a MAP is beyond it depends on it.
-    const labels = new Map<number, string>([8, 12, 16, 20].map((o, i) => [o, [...READ_LABELS.inputStart, ...READ_LABELS.inputEnd][i]!]));
+    const labelled = (o: number) => (INPUT_RANGE_LABELS.has(o) ? { name: INPUT_RANGE_LABELS.get(o)! } : undefined);
     const r = await Promise.all([
-      ...[0, 4, 8, 12, 16, 20, 24, 28, 32].map((o) => this.qt.cmd(`readl ${this.cfg(o)}`, labels.has(o) ? { name: labels.get(o)! } : undefined)),
+      ...[0, 4, 8, 12, 16, 20, 24, 28, 32].map((o) => this.qt.cmd(`readl ${this.cfg(o)}`, labelled(o))),
       this.qt.cmd(`readb ${this.cfg(36)}`),
     ]);
     const v = r.map((x) => BigInt(x));
