@@ -5,10 +5,10 @@
 // exits 1, so the assertions can fail.
 
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { type DebianSuite, type QemuInstall, SUITES, qemuRelease } from '../impl/targets/qemu/common/machine.ts';
 import { SCRIPT_FILE, exportReproducer } from '../impl/targets/qemu/common/reproducer/export.ts';
 import { INTEL_IOMMU_REPRODUCER } from '../impl/targets/qemu/intel-iommu/reproducer.ts';
@@ -61,7 +61,14 @@ function exitsByRelease(dir: string, qemus: Record<DebianSuite, QemuInstall>): {
   return { codes, outs };
 }
 
-const tmp = (name: string) => mkdtempSync(join(tmpdir(), `reproducer-${name}-`));
+const made: string[] = [];
+const tmp = (name: string) => {
+  made.push(mkdtempSync(join(tmpdir(), `reproducer-${name}-`)));
+  return made.at(-1)!;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 describe('intel-iommu: a denied access through a cached translation records no fault (XLATE-PERM)', () => {
   test('exported from 11.1, the script exits 1 on 7.2, 10.0 and 11.1: every version is affected', { timeout: 120_000 }, async (ctx) => {

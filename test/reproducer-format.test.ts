@@ -4,10 +4,10 @@
 // status is reached on purpose: 0 the assertions hold, 1 one fails, 2 the script cannot run.
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test } from 'vitest';
+import { afterAll, expect, test } from 'vitest';
 import { RUNNER, SCRIPT_FILE } from '../impl/targets/qemu/common/reproducer/export.ts';
 import { FIRMWARE, renderScript } from '../impl/targets/qemu/common/reproducer/script.ts';
 import { Transcript, pollConditionText, pollMet } from '../impl/targets/qemu/common/transcript.ts';
@@ -38,8 +38,14 @@ for line in sys.stdin:
     print(reply, flush=True)
 `;
 
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 function setUp(body: string[]): { dir: string; run: (...extra: string[]) => { code: number | null; out: string } } {
   const dir = mkdtempSync(join(tmpdir(), 'reproducer-format-'));
+  made.push(dir);
   const fake = join(dir, 'fake-qemu');
   writeFileSync(fake, FAKE_QEMU);
   chmodSync(fake, 0o755);
