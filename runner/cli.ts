@@ -1,5 +1,6 @@
-// The command line: `run`, `rules`, `adapters`. Bad input gets one line on stderr and exit 2;
-// a run exits 1 on any finding or coverage-gate failure, 0 when everything passes.
+// The command line: `run`, `replay`, `reproduce`, `targets`, `rules`, `adapters`, … Bad input gets
+// one line on stderr and exit 2; a run exits 1 on any finding or coverage-gate failure, 0 when
+// everything passes.
 
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { makeDir } from './make-dir.ts';
@@ -26,6 +27,8 @@ import { reportMarkdown } from './report-md.ts';
 import { findingText } from './report-text.ts';
 import { mergeReports } from './merge.ts';
 import { emitTest, replayFinding } from './replay.ts';
+import { reproduce } from './reproduce.ts';
+import { SCRIPT_FILE } from '../impl/targets/qemu/common/reproducer/export.ts';
 import { type FamilyLine, type Report, type ReportFinding, SUITE_VERSION, runSuite } from './suite.ts';
 
 const int = (what: string, min: number) => (v: string) => {
@@ -289,6 +292,20 @@ export function buildProgram(startup: Startup = {}): Command {
       if (!r.failed) console.log('passes now: the bug no longer reproduces on this trace');
       else console.log(`${r.reproduced ? 'still fails' : `fails, now as ${r.rule}`}\n  expected: ${r.expected.join(' | ')}\n  observed: ${r.observed}`);
       process.exitCode = r.failed ? 1 : 0;
+    });
+
+  program
+    .command('reproduce')
+    .description('export a finding on a QEMU target as a standalone qtest script and python runner: on any QEMU build it exits 1 while the divergence is there, 0 once fixed')
+    .requiredOption('--report <file>', 'reports/third-party/<target>@<release>.json, a run\'s report.json, one finding, or a reproducer\'s trace.json')
+    .option('--finding <n|id>', 'which finding: its position in the report (1-based) or its id; the only one by default')
+    .option('--suite <suite>', 'the Debian suite whose QEMU records it (default: the one of the release that found it)')
+    .requiredOption('--out <dir>', 'the directory to write: reproducer.qtest, run-qtest.py, README.md, trace.json')
+    .option('--seen-on <releases>', 'QEMU releases the divergence shows on, for the README (default: those of the targets reports beside --report)', list)
+    .action(async (o) => {
+      const r = await reproduce({ report: o.report, finding: o.finding, suite: o.suite, out: o.out, seenOn: o.seenOn });
+      console.log(`${r.rule}: wrote ${r.dir} (recorded on QEMU ${r.recordedOn}: the last op ${r.diverged ? `gave ${r.observed}, expected ${r.expected.join(' | ')}` : `gave ${r.observed}, as expected`})`);
+      console.log(`run it: python3 ${join(r.dir, 'run-qtest.py')} ${join(r.dir, SCRIPT_FILE)} <path to qemu-system-x86_64>`);
     });
 
   program

@@ -14,6 +14,7 @@ import { SUITE_ENV } from '../impl/targets/qemu/common/suite-choice.ts';
 import { loadAdapter } from './adapters.ts';
 import { findingText } from './report-text.ts';
 import { writeMatrices } from './target-matrix.ts';
+import { writeReproducers } from './reproduce.ts';
 import { type Report, type ReportFinding, runSuite } from './suite.ts';
 
 export interface Target {
@@ -100,7 +101,7 @@ export interface Expectations {
   expected: Expectation[];
 }
 
-type Judged = Pick<ReportFinding, 'rule' | 'status' | 'title' | 'trace' | 'expected' | 'observed' | 'replay'> & {
+type Judged = Pick<ReportFinding, 'rule' | 'status' | 'title' | 'trace' | 'expected' | 'observed' | 'replay'> & Partial<Pick<ReportFinding, 'ops' | 'topology'>> & {
   statement: string;
   sources: string[];
   expectation?: Expectation;
@@ -193,6 +194,8 @@ export async function checkTarget(t: Target, budget: Partial<Pick<Target, 'runs'
     const expectation = known.expected.find((e) => e.rule === f.rule);
     return {
       rule: f.rule, status: f.status, title: f.title, trace: f.trace, expected: f.expected, observed: f.observed, replay: `${envPrefix(t)}${f.replay}`,
+      // The trace as data too: `reproduce` exports it as a qtest script.
+      ops: f.ops, topology: f.topology,
       statement: rule?.statement ?? '', sources: rule?.sources ? [...rule.sources] : [],
       ...(expectation ? { expectation } : {}),
       causes: (expectation?.causes ?? []).map((id) => ({ id, ...known.causes[id]! })),
@@ -272,6 +275,11 @@ export async function runTargets(ids: string[], opts: { required: boolean }): Pr
     if (!outcome.ok) code = 1;
   }
   for (const file of writeMatrices(outcomes)) console.log(`  ${file}`);
+  // One qtest reproducer per finding of a QEMU target, recorded on the version that found it.
+  const versions = outcomes.filter(([t, o]) => t.matrix && t.suite && o.available).map(([t, o]) => ({
+    name: reportName(t, o), matrix: t.matrix!, suite: t.suite!, release: reportName(t, o).split('@')[1]!, findings: o.findings,
+  }));
+  for (const line of await writeReproducers(versions)) console.log(`  ${line}`);
   return code;
 }
 

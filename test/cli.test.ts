@@ -34,6 +34,9 @@ test.each([
   [['run', '--adapter', 'builtin:reference', '--corpus', 'test/fixtures/corrupt-corpus'], /corrupt-corpus\/.*is corrupt/],
   [['merge', 'test/fixtures/corrupt-report', '--report-dir', '/tmp/never'], /report\.json: not JSON/],
   [['replay', 'test/fixtures/corrupt-report/report.json'], /not JSON/],
+  [['reproduce', '--report', 'test/fixtures/corrupt-report/report.json', '--out', '/tmp/never'], /not JSON/],
+  [['reproduce', '--report', 'package.json', '--out', '/tmp/never'], /holds no finding/],
+  [['reproduce', '--report', 'no/such/report.json', '--out', '/tmp/never'], /no such file/],
 ] as const)('bad input %j: one line, exit 2', (args, message) => {
   const r = cli([...args]);
   expect(r.code, r.stderr).toBe(2);

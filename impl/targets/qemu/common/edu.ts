@@ -1,7 +1,8 @@
 // QEMU's `edu` teaching device as a DMA engine behind the IOMMU: it copies between bus
 // addresses (IOVAs, translated by the virtio-iommu) and a 4 KiB internal buffer at device
 // address 0x40000. A copy runs from a timer; with `-icount sleep=off` it fires as soon as QEMU
-// is idle, so a poll or two of the command register sees it finish.
+// is idle, so a poll or two of the command register sees it finish (recorded as one poll, see
+// transcript.ts).
 //
 // A blocked access does not fail the copy: QEMU reads zeros and drops writes. Whether it was
 // blocked is what the virtio-iommu's fault record says (see VirtioIommu.takeFaults).
@@ -66,15 +67,10 @@ export class Edu {
     await this.waitFinished();
   }
 
-  /** Polls until the copy started last is done. */
+  /** Polls until the copy started last is done (the run bit clears). */
   async waitFinished(maxPolls = 10_000): Promise<void> {
-    for (let polls = 0; polls < maxPolls; polls++) if (await this.finished()) return;
-    throw new Error(`edu ${this.pci.name()}: a DMA copy did not finish after ${maxPolls} polls`);
-  }
-
-  /** Has the last copy finished? (one qtest command) */
-  async finished(): Promise<boolean> {
-    return (BigInt(await this.qt.cmd(`readq ${this.reg(REG.CMD)}`)) & BigInt(CMD_RUN)) === 0n;
+    const done = await this.qt.poll([`readq ${this.reg(REG.CMD)}`], [{ reply: 0, mask: BigInt(CMD_RUN), op: '==', value: 0n }], maxPolls);
+    if (!done) throw new Error(`edu ${this.pci.name()}: a DMA copy did not finish after ${maxPolls} polls`);
   }
 
   /** The device's card-liveness register returns the complement of what was written. */

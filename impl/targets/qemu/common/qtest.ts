@@ -6,12 +6,16 @@
 //
 // Nothing may hang: each reply has a deadline, after which QEMU is killed; a QEMU that dies
 // fails every waiting call with its exit code or signal and the last lines it wrote on stderr.
+//
+// With a recorder (transcript.ts) every command is logged in send order, for a reproducer; a
+// loop that waits for the device goes through `poll`, so it is logged once with its condition.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Label, type PollCondition, type Transcript, pollMet } from './transcript.ts';
 
 export interface QtestOptions {
   binary: string;
@@ -22,6 +26,8 @@ export interface QtestOptions {
   replyTimeoutMs?: number;
   /** Longest wait for QEMU to start and connect. */
   startTimeoutMs?: number;
+  /** Records every command (a reproducer); none by default. */
+  recorder?: Transcript;
 }
 
 export class QemuError extends Error {
@@ -46,6 +52,8 @@ export class Qtest {
   private timer: NodeJS.Timeout | null = null;
   private deathCause: string | null = null;
   private readonly onProcessExit = () => this.child.kill('SIGKILL');
+  /** Gets every command in send order while set (a reproducer being exported). */
+  recorder: Transcript | null = null;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -100,7 +108,12 @@ export class Qtest {
       });
       child.removeAllListeners('exit');
       child.removeAllListeners('error');
-      return new Qtest(child, socket, opts.replyTimeoutMs ?? 10000, stderrTail);
+      const qt = new Qtest(child, socket, opts.replyTimeoutMs ?? 10000, stderrTail);
+      if (opts.recorder) {
+        opts.recorder.qemuArgs = withoutQtestSocket(opts.args(path));
+        qt.recorder = opts.recorder;
+      }
+      return qt;
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
@@ -120,8 +133,14 @@ export class Qtest {
     return this.stderrTail;
   }
 
-  /** Sends one command; resolves with what follows `OK` in the reply. */
-  cmd(line: string): Promise<string> {
+  /** Sends one command; resolves with what follows `OK` in the reply. A label marks a read that classifies an op. */
+  cmd(line: string, label?: Label): Promise<string> {
+    this.recorder?.command(line, label);
+    return this.send(line);
+  }
+
+  /** One command, unrecorded (a poll records itself). */
+  private send(line: string): Promise<string> {
     if (this.deathCause !== null) return Promise.reject(new QemuError(`${this.deathCause}; cannot send '${line}'${tail(this.stderrTail)}`));
     return new Promise<string>((resolve, reject) => {
       this.pending.push({ line, resolve, reject });
@@ -134,6 +153,19 @@ export class Qtest {
   /** Several commands in one round trip. */
   batch(lines: readonly string[]): Promise<string[]> {
     return Promise.all(lines.map((l) => this.cmd(l)));
+  }
+
+  /**
+   * Sends `lines` again and again until their replies meet one of the conditions, at most `max`
+   * times; the last replies, or null if none met them. Recorded as one poll, whatever the count.
+   */
+  async poll(lines: readonly string[], until: readonly PollCondition[], max: number): Promise<string[] | null> {
+    this.recorder?.poll(lines, until, max);
+    for (let i = 0; i < max; i++) {
+      const replies = await Promise.all(lines.map((l) => this.send(l)));
+      if (pollMet(replies, until)) return replies;
+    }
+    return null;
   }
 
   async close(): Promise<void> {
@@ -195,6 +227,16 @@ export class Qtest {
     for (const p of this.pending.splice(0)) p.reject(err);
     this.socket.destroy();
   }
+}
+
+/** The command line as a reproducer gives it: its runner adds `-qtest stdio` itself. */
+function withoutQtestSocket(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '-qtest') i++;
+    else out.push(args[i]!);
+  }
+  return out;
 }
 
 function collectLines(stream: NodeJS.ReadableStream, into: string[]): void {

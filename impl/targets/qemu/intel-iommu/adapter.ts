@@ -26,6 +26,7 @@ import { QemuCaseAdapter } from '../common/case-adapter.ts';
 import { KIT_OPS, coverage, subtract } from '../common/kit-core.ts';
 import type { QemuInstall } from '../common/machine.ts';
 import { PCI_DEVFN, EDU_SLOTS } from '../common/machine.ts';
+import type { Transcript } from '../common/transcript.ts';
 import { iotlbInvalidations } from './invalidation.ts';
 import { SecondLevelTable } from './pgtable.ts';
 import { CC_GRAN, type ContextEntry, IOTLB_GRAN, TT, contextInvalidation, iotlbInvalidation } from './regs.ts';
@@ -61,6 +62,8 @@ export interface VtdAdapterOptions {
   replyTimeoutMs?: number;
   /** A deliberately broken kit: no IOTLB invalidation after an unmap (the suite must catch it). */
   skipUnmapInvalidation?: boolean;
+  /** Records every qtest command (a reproducer being exported). */
+  recorder?: Transcript;
 }
 
 export class QemuIntelIommuAdapter extends QemuCaseAdapter<VtdSystem, CaseState> {
@@ -83,7 +86,7 @@ export class QemuIntelIommuAdapter extends QemuCaseAdapter<VtdSystem, CaseState>
   }
 
   protected startMachine(): Promise<VtdSystem> {
-    return VtdSystem.start(this.opts.install, this.opts.replyTimeoutMs);
+    return VtdSystem.start(this.opts.install, this.opts.replyTimeoutMs, this.opts.recorder);
   }
 
   protected async begin(t: Topology, sys: VtdSystem): Promise<CaseState> {

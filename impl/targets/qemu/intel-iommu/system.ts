@@ -14,6 +14,7 @@ import { GuestPages } from '../common/guest-pages.ts';
 import { EDU_BAR_BASE, EDU_BAR_STRIDE, EDU_SLOTS, type MachineOptions, PCI_DEVFN, type QemuInstall, qemuArgs } from '../common/machine.ts';
 import { PciFunction } from '../common/pci.ts';
 import { Qtest } from '../common/qtest.ts';
+import type { Transcript } from '../common/transcript.ts';
 import type { FaultRecord } from './regs.ts';
 import { VtdUnit } from './unit.ts';
 
@@ -36,6 +37,9 @@ const MACHINE: MachineOptions = {
   iommu: ['-device', 'intel-iommu,aw-bits=48,intremap=off'],
 };
 
+/** Labels of the reads that classify an access (reproducer.ts turns them into assertions). */
+export const ACCESS_LABELS = { fault: 'fault_hi', landed: 'landed_byte' } as const;
+
 export interface AccessResult {
   fault: FaultRecord | null;
   /** For a write the driver expected at a physical address it could check: did the byte land there? */
@@ -50,8 +54,8 @@ export class VtdSystem {
     readonly edus: readonly Edu[],
   ) {}
 
-  static async start(q: QemuInstall, replyTimeoutMs = 10_000): Promise<VtdSystem> {
-    const qt = await Qtest.start({ binary: q.binary, args: (sock) => qemuArgs(q, MACHINE, sock), env: q.env, replyTimeoutMs });
+  static async start(q: QemuInstall, replyTimeoutMs = 10_000, recorder?: Transcript): Promise<VtdSystem> {
+    const qt = await Qtest.start({ binary: q.binary, args: (sock) => qemuArgs(q, MACHINE, sock), env: q.env, replyTimeoutMs, recorder });
     try {
       const edus: Edu[] = [];
       for (const [i, slot] of EDU_SLOTS.entries()) {
@@ -91,7 +95,10 @@ export class VtdSystem {
     ]);
     if (stray) throw new Error(`a fault was pending before the access: ${this.unit.describe(stray)}`);
     await edu.waitFinished();
-    const [fault, byte] = await Promise.all([this.unit.readFault(), check !== null ? this.qt.cmd(`readb 0x${check.toString(16)}`) : null]);
+    const [fault, byte] = await Promise.all([
+      this.unit.readFault({ name: ACCESS_LABELS.fault }),
+      check !== null ? this.qt.cmd(`readb 0x${check.toString(16)}`, { name: ACCESS_LABELS.landed, facts: { phys: check, byte: BigInt(WRITE_BYTE) } }) : null,
+    ]);
     if (fault) {
       await this.unit.clearFaults();
       if (fault.sid !== edu.pci.requesterId || fault.page !== (iova & ~0xfffn)) throw new Error(`the unit recorded a fault this access did not cause: ${this.unit.describe(fault)}`);

@@ -10,6 +10,7 @@
 
 import type { GuestPages } from '../common/guest-pages.ts';
 import type { Qtest } from '../common/qtest.ts';
+import type { Label } from '../common/transcript.ts';
 import {
   type Capability, type ContextEntry, type Descriptor, type ExtCapability, type FaultRecord, FSTS, GCMD, GSTS, REG, VTD_BASE,
   decodeCap, decodeEcap, decodeFaultRecord, describeFault, encodeContext, waitDescriptor,
@@ -115,21 +116,26 @@ export class VtdUnit {
     }
     await this.mem.flush();
     await this.qt.cmd(`writeq ${reg(REG.IQT)} 0x${(this.tail << 4).toString(16)}`);
-    for (let polls = 0; polls < 100; polls++) {
-      const [st, fsts] = await this.qt.batch([`readl 0x${this.status.toString(16)}`, `readl ${reg(REG.FSTS)}`]);
-      if ((Number(st) >>> 0) === data) return;
-      if (Number(fsts) & FSTS.IQE) {
-        const head = await this.qt.cmd(`readq ${reg(REG.IQH)}`);
-        throw new VtdError(`invalidation queue error (FSTS.IQE) at descriptor ${Number(BigInt(head) >> 4n)} while sending ${labels.join(', ')}`);
-      }
-    }
-    throw new VtdError(`the invalidation wait never completed (sent ${labels.join(', ')})`);
+    // Until the wait's status write shows, or the unit reports a queue error.
+    const last = await this.qt.poll([`readl 0x${this.status.toString(16)}`, `readl ${reg(REG.FSTS)}`], [
+      { reply: 0, mask: 0xffff_ffffn, op: '==', value: BigInt(data) },
+      { reply: 1, mask: BigInt(FSTS.IQE), op: '!=', value: 0n },
+    ], 100);
+    if (!last) throw new VtdError(`the invalidation wait never completed (sent ${labels.join(', ')})`);
+    if ((Number(last[0]) >>> 0) === data) return;
+    const head = await this.qt.cmd(`readq ${reg(REG.IQH)}`);
+    throw new VtdError(`invalidation queue error (FSTS.IQE) at descriptor ${Number(BigInt(head) >> 4n)} while sending ${labels.join(', ')}`);
   }
 
-  /** The first fault record (there may be only one, §11.4.14), read and left as it is; sent at once, so it shares a round trip with what else is sent now. */
-  readFault(): Promise<FaultRecord | null> {
+  /**
+   * The first fault record (there may be only one, §11.4.14), read and left as it is; sent at
+   * once, so it shares a round trip with what else is sent now. `label` marks the upper qword
+   * (F is bit 63) as the read that classifies an access.
+   */
+  readFault(label?: Label): Promise<FaultRecord | null> {
     const at = VTD_BASE + BigInt(this.cap.faultRecordOffset);
-    return this.qt.batch([`readq 0x${at.toString(16)}`, `readq 0x${(at + 8n).toString(16)}`]).then(([lo, hi]) => decodeFaultRecord(BigInt(lo!), BigInt(hi!)));
+    return Promise.all([this.qt.cmd(`readq 0x${at.toString(16)}`), this.qt.cmd(`readq 0x${(at + 8n).toString(16)}`, label)])
+      .then(([lo, hi]) => decodeFaultRecord(BigInt(lo), BigInt(hi)));
   }
 
   /** Clears the fault records' F bits and the overflow (both write-1-to-clear). */

@@ -16,6 +16,7 @@ import {
 import { QemuCaseAdapter } from '../common/case-adapter.ts';
 import { DriverState } from './driver.ts';
 import type { QemuInstall } from '../common/machine.ts';
+import type { Transcript } from '../common/transcript.ts';
 import { ATTACH_F_BYPASS, mapFlags, statusName, virtRange } from './requests.ts';
 import { QemuSystem } from './system.ts';
 import { CONTEXTS, PGSIZES, machineFor, topologiesFor } from './topologies.ts';
@@ -29,6 +30,8 @@ export interface QemuAdapterOptions {
   /** Longest wait for one qtest reply before QEMU is killed. */
   replyTimeoutMs?: number;
   install: QemuInstall;
+  /** Records every qtest command (a reproducer being exported). */
+  recorder?: Transcript;
 }
 
 interface CaseState {
@@ -73,7 +76,7 @@ export class QemuVirtioIommuAdapter extends QemuCaseAdapter<QemuSystem, CaseStat
   }
 
   protected startMachine(): Promise<QemuSystem> {
-    return QemuSystem.start(this.install, this.opts.replyTimeoutMs);
+    return QemuSystem.start(this.install, this.opts.replyTimeoutMs, this.opts.recorder);
   }
 
   protected async begin(t: Topology, sys: QemuSystem, previous: CaseState | null): Promise<CaseState> {

@@ -22,6 +22,17 @@ const bit = (b: number) => 1n << BigInt(b);
 const WANTED = bit(FEATURE.INPUT_RANGE) | bit(FEATURE.DOMAIN_RANGE) | bit(FEATURE.MAP_UNMAP) | bit(FEATURE.PROBE) | bit(FEATURE.MMIO) | bit(FEATURE.BYPASS_CONFIG);
 const REQUIRED = bit(FEATURE.MAP_UNMAP) | bit(FEATURE.BYPASS_CONFIG);
 
+/** Labels of the reads that classify an op or say what the device is (reproducer.ts). */
+export const READ_LABELS = {
+  status: 'request_status', eventsUsed: 'events_used_idx',
+  inputStart: ['input_start_lo', 'input_start_hi'], inputEnd: ['input_end_lo', 'input_end_hi'],
+} as const;
+
+/** The config words of the input range, labelled: whether a MAP is beyond it depends on them. */
+const INPUT_RANGE_LABELS = new Map<number, string>([
+  [8, READ_LABELS.inputStart[0]], [12, READ_LABELS.inputStart[1]], [16, READ_LABELS.inputEnd[0]], [20, READ_LABELS.inputEnd[1]],
+]);
+
 /** Requests in flight at once (the probes of every endpoint at reset); each has its own buffers. */
 const SLOTS = 4;
 
@@ -116,7 +127,11 @@ export class VirtioIommu {
   }
 
   private async readConfig(): Promise<IommuConfig> {
-    const r = await this.qt.batch([...[0, 4, 8, 12, 16, 20, 24, 28, 32].map((o) => `readl ${this.cfg(o)}`), `readb ${this.cfg(36)}`]);
+    const labelled = (o: number) => (INPUT_RANGE_LABELS.has(o) ? { name: INPUT_RANGE_LABELS.get(o)! } : undefined);
+    const r = await Promise.all([
+      ...[0, 4, 8, 12, 16, 20, 24, 28, 32].map((o) => this.qt.cmd(`readl ${this.cfg(o)}`, labelled(o))),
+      this.qt.cmd(`readb ${this.cfg(36)}`),
+    ]);
     const v = r.map((x) => BigInt(x));
     const q = (i: number) => v[i]! | (v[i + 1]! << 32n);
     return {
@@ -157,7 +172,8 @@ export class VirtioIommu {
     ]);
     const submitted = q.submit(slots.map((_, i) => 2 * i));
     const used = q.takeUsed();
-    const replies = slots.map((x) => this.qt.cmd(`read 0x${x.reply.toString(16)} ${x.wlen}`));
+    // The status byte is the tail's first: byte wlen - 4 of the little-endian value read.
+    const replies = slots.map((x) => this.qt.cmd(`read 0x${x.reply.toString(16)} ${x.wlen}`, { name: READ_LABELS.status, facts: { shift: BigInt(8 * (x.wlen - 4)) } }));
     // One Promise.all over everything, so a QEMU dying mid-batch rejects once, not once per command.
     const [, , usedElems, raw] = await Promise.all([Promise.all(setup), submitted, used, Promise.all(replies)]);
     const expected = slots.map((_, i) => 2 * i);
@@ -186,7 +202,7 @@ export class VirtioIommu {
   async faultPending(): Promise<boolean> {
     const q = this.eventq;
     if (!q) throw new Error('virtio-iommu event queue before init');
-    return (await q.usedIndex()) !== q.consumed;
+    return (await q.usedIndex({ name: READ_LABELS.eventsUsed, facts: { consumed: BigInt(q.consumed) } })) !== q.consumed;
   }
 
   /** The fault records the device wrote since the last call; their buffers go back to it. */

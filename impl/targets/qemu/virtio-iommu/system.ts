@@ -9,6 +9,7 @@ import { EDU_BAR_BASE, EDU_BAR_STRIDE, EDU_SLOTS, PCI_DEVFN, type QemuInstall } 
 import { IOMMU_SLOT, virtioArgs } from './machine.ts';
 import { PciFunction } from '../common/pci.ts';
 import { Qtest } from '../common/qtest.ts';
+import type { Transcript } from '../common/transcript.ts';
 import { type FaultRecord, describeFault } from './requests.ts';
 
 /** Polls of the edu command register before a copy counts as hung (each is a round trip). */
@@ -26,8 +27,8 @@ export class QemuSystem {
     readonly edus: readonly Edu[],
   ) {}
 
-  static async start(q: QemuInstall, replyTimeoutMs = 10_000): Promise<QemuSystem> {
-    const qt = await Qtest.start({ binary: q.binary, args: (sock) => virtioArgs(q, sock), env: q.env, replyTimeoutMs });
+  static async start(q: QemuInstall, replyTimeoutMs = 10_000, recorder?: Transcript): Promise<QemuSystem> {
+    const qt = await Qtest.start({ binary: q.binary, args: (sock) => virtioArgs(q, sock), env: q.env, replyTimeoutMs, recorder });
     try {
       const iommu = await VirtioIommu.open(qt, new PciFunction(qt, PCI_DEVFN(IOMMU_SLOT)));
       const edus: Edu[] = [];
@@ -50,18 +51,14 @@ export class QemuSystem {
     const edu = this.edus[index];
     if (!edu) throw new Error(`no edu device ${index}`);
     await edu.start(iova, access);
-    for (let polls = 0; polls < MAX_POLLS; polls++) {
-      // Read in one round trip and in this order: a fault pending after the copy finished is its fault.
-      const [done, pending] = await Promise.all([edu.finished(), this.iommu.faultPending()]);
-      if (!done) continue;
-      if (!pending) return { fault: null };
-      const faults = await this.iommu.takeFaults();
-      const endpoint = edu.pci.requesterId;
-      const stray = faults.filter((f) => f.endpoint !== endpoint || f.address !== iova);
-      if (stray.length > 0) throw new Error(`the virtio-iommu reported a fault this access did not cause: ${stray.map(describeFault).join('; ')}`);
-      return { fault: faults[0] ?? null };
-    }
-    throw new Error(`edu ${edu.pci.name()}: a DMA copy at 0x${iova.toString(16)} did not finish after ${MAX_POLLS} polls`);
+    await edu.waitFinished(MAX_POLLS);
+    // Read after the copy finished: a fault pending now is its fault.
+    if (!(await this.iommu.faultPending())) return { fault: null };
+    const faults = await this.iommu.takeFaults();
+    const endpoint = edu.pci.requesterId;
+    const stray = faults.filter((f) => f.endpoint !== endpoint || f.address !== iova);
+    if (stray.length > 0) throw new Error(`the virtio-iommu reported a fault this access did not cause: ${stray.map(describeFault).join('; ')}`);
+    return { fault: faults[0] ?? null };
   }
 
   close(): Promise<void> {

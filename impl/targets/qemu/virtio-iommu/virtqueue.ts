@@ -5,6 +5,7 @@
 
 import { hexBytes, parseHexBytes, readU32, u16, u32, u64 } from '../common/bytes.ts';
 import type { Qtest } from '../common/qtest.ts';
+import type { Label } from '../common/transcript.ts';
 
 export const DESC_F_NEXT = 1;
 export const DESC_F_WRITE = 2;
@@ -86,8 +87,8 @@ export class SplitQueue {
   }
 
   /** The used index as the device last wrote it. */
-  async usedIndex(): Promise<number> {
-    return Number(await this.qt.cmd(`readw 0x${(this.layout.used + 2n).toString(16)}`));
+  async usedIndex(label?: Label): Promise<number> {
+    return Number(await this.qt.cmd(`readw 0x${(this.layout.used + 2n).toString(16)}`, label));
   }
 
   /** Used entries the device returned since the last call. */

@@ -1,0 +1,132 @@
+// Reproducers in the model's own world: a finding on a QEMU target exported as a qtest script
+// with its python runner, run against each Debian QEMU with nothing of this suite. A real
+// finding's script exits 1 on every version that has the divergence and 0 on one without it; a
+// trace that does not diverge exits 0 everywhere, and the same script with an assertion flipped
+// exits 1, so the assertions can fail.
+
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { type DebianSuite, type QemuInstall, SUITES, qemuRelease } from '../impl/targets/qemu/common/machine.ts';
+import { SCRIPT_FILE, exportReproducer } from '../impl/targets/qemu/common/reproducer/export.ts';
+import { INTEL_IOMMU_REPRODUCER } from '../impl/targets/qemu/intel-iommu/reproducer.ts';
+import { TOPOLOGIES as VTD_TOPOLOGIES } from '../impl/targets/qemu/intel-iommu/topologies.ts';
+import { VIRTIO_IOMMU_REPRODUCER } from '../impl/targets/qemu/virtio-iommu/reproducer.ts';
+import { topologiesFor } from '../impl/targets/qemu/virtio-iommu/topologies.ts';
+import { type Op, PROT } from '../spec/index.ts';
+import { ROOT } from './cli-run.ts';
+import { requireQemuOf } from './qemu-matrix.ts';
+
+/** docs/upstream/qemu-intel-iommu-cached-permission-no-fault.md: a read caches the read-only translation, then a write through it. */
+const CACHED_PERMISSION: Op[] = [
+  { op: 'domain_alloc', domain: 'd1', type: 'paging', dev: 'dev0' },
+  { op: 'attach', dev: 'dev0', domain: 'd1' },
+  { op: 'map', domain: 'd1', iova: 0n, paddr: 0x8000_0000n, size: 0x1000n, prot: PROT.READ },
+  { op: 'dma', dev: 'dev0', iova: 0n, access: 'r' },
+  { op: 'dma', dev: 'dev0', iova: 0xfffn, access: 'w' },
+];
+/** The same write with nothing cached: every version walks the tables and records fault reason 5h. */
+const UNCACHED_WRITE = CACHED_PERMISSION.filter((_, i) => i !== 3);
+
+/** docs/upstream/qemu-virtio-iommu-map-beyond-input-range.md, on a device advertising 39 bits. */
+const MAP_BEYOND_RANGE: Op[] = [
+  { op: 'domain_alloc', domain: 'd1', type: 'paging', dev: 'dev0' },
+  { op: 'attach', dev: 'dev0', domain: 'd1' },
+  { op: 'map', domain: 'd1', iova: 0x80_0000_0000n, paddr: 0x8000_0000n, size: 0x1000n, prot: PROT.READ | PROT.WRITE },
+];
+
+const COMMITTED = join(ROOT, 'docs/upstream/reproducers/qemu-intel-iommu-cached-permission-no-fault');
+
+/** The exported script run as a QEMU developer would: python3, the runner beside it, their QEMU. */
+function runScript(dir: string, q: QemuInstall, extra: string[] = []): { code: number | null; out: string } {
+  const r = spawnSync('python3', [join(dir, 'run-qtest.py'), join(dir, SCRIPT_FILE), q.binary, ...(extra.length ? ['--', ...extra] : [])], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+function allQemus(ctx: { skip: (note?: string) => never }, what: string): Record<DebianSuite, QemuInstall> {
+  return Object.fromEntries(SUITES.map((s) => [s, requireQemuOf(ctx, s, what)])) as Record<DebianSuite, QemuInstall>;
+}
+
+/** Exit status per release, e.g. {'7.2': 1, '10.0': 1, '11.1': 1}, with each run's output kept for messages. */
+function exitsByRelease(dir: string, qemus: Record<DebianSuite, QemuInstall>): { codes: Record<string, number | null>; outs: string[] } {
+  const codes: Record<string, number | null> = {};
+  const outs: string[] = [];
+  for (const q of Object.values(qemus)) {
+    const r = runScript(dir, q);
+    codes[qemuRelease(q)] = r.code;
+    outs.push(`${qemuRelease(q)}: ${r.out}`);
+  }
+  return { codes, outs };
+}
+
+const made: string[] = [];
+const tmp = (name: string) => {
+  made.push(mkdtempSync(join(tmpdir(), `reproducer-${name}-`)));
+  return made.at(-1)!;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+describe('intel-iommu: a denied access through a cached translation records no fault (XLATE-PERM)', () => {
+  test('exported from 11.1, the script exits 1 on 7.2, 10.0 and 11.1: every version is affected', { timeout: 120_000 }, async (ctx) => {
+    const qemus = allQemus(ctx, 'the intel-iommu reproducer');
+    const dir = tmp('intel');
+    const r = await exportReproducer(INTEL_IOMMU_REPRODUCER, qemus.sid, { rule: 'XLATE-PERM', topology: VTD_TOPOLOGIES[0]!, ops: CACHED_PERMISSION }, dir);
+    expect(r).toMatchObject({ rule: 'XLATE-PERM', diverged: true, expected: ['FAULT'], observed: 'EIO' });
+    const script = readFileSync(join(dir, SCRIPT_FILE), 'utf8');
+    // Polls are one construct each, never this run's count; the assertion is the reference's FAULT.
+    expect(script).toMatch(/^@poll 10000 until \(r0 & 0x1\) == 0x0: readq 0xe0000098$/m);
+    expect(script.split('\n').filter((l) => l.startsWith('@expect'))).toEqual(['@expect "the unit records a fault (fault record F, bit 63, set)" ((fault_hi >> 63) & 0x1) == 0x1']);
+    const { codes, outs } = exitsByRelease(dir, qemus);
+    expect(codes, outs.join('\n')).toEqual({ '7.2': 1, '10.0': 1, '11.1': 1 });
+    for (const out of outs) expect(out).toMatch(/: REPRODUCED XLATE-PERM at op 5 dma\(dev0, iova=0xfff, w\), expected FAULT: the unit records a fault .* observed fault_hi=0x0$/);
+  });
+
+  test('control: with nothing cached the same write faults on every version (exit 0); with its assertion flipped the script exits 1', { timeout: 120_000 }, async (ctx) => {
+    const qemus = allQemus(ctx, 'the intel-iommu control reproducer');
+    const dir = tmp('control');
+    const r = await exportReproducer(INTEL_IOMMU_REPRODUCER, qemus.bookworm, { topology: VTD_TOPOLOGIES[0]!, ops: UNCACHED_WRITE }, dir);
+    expect(r).toMatchObject({ rule: 'XLATE-PERM', diverged: false, observed: 'FAULT' });
+    const { codes, outs } = exitsByRelease(dir, qemus);
+    expect(codes, outs.join('\n')).toEqual({ '7.2': 0, '10.0': 0, '11.1': 0 });
+    const tampered = tmp('tampered');
+    const script = readFileSync(join(dir, SCRIPT_FILE), 'utf8');
+    const flipped = script.replace(/^(@expect .*) == 0x1$/m, '$1 == 0x0');
+    expect(flipped).not.toBe(script);
+    writeFileSync(join(tampered, SCRIPT_FILE), flipped);
+    copyFileSync(join(dir, 'run-qtest.py'), join(tampered, 'run-qtest.py'));
+    const t = runScript(tampered, qemus.sid);
+    expect(t.code, t.out).toBe(1);
+    expect(t.out).toMatch(/^REPRODUCED XLATE-PERM at op 4 .*observed fault_hi=0x8/);
+    // A QEMU that cannot start is "cannot run", never a verdict.
+    const broken = runScript(dir, qemus.sid, ['-device', 'no-such-device']);
+    expect(broken.code, broken.out).toBe(2);
+    expect(broken.out).toMatch(/^CANNOT RUN .*QEMU exited with code 1.*no-such-device/);
+  });
+
+  test('the reproducer committed under docs/upstream/reproducers is what `reproduce` writes today from its trace.json', { timeout: 120_000 }, async (ctx) => {
+    const sid = requireQemuOf(ctx, 'sid', 'the committed intel-iommu reproducer');
+    const out = tmp('cli');
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin/iommu-conformance.js'), 'reproduce', '--report', join(COMMITTED, 'trace.json'), '--suite', 'sid', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^XLATE-PERM: wrote .* the last op gave EIO, expected FAULT\)$/m);
+    expect(readFileSync(join(out, SCRIPT_FILE), 'utf8')).toBe(readFileSync(join(COMMITTED, SCRIPT_FILE), 'utf8'));
+    expect(readFileSync(join(out, 'run-qtest.py'), 'utf8')).toBe(readFileSync(join(COMMITTED, 'run-qtest.py'), 'utf8'));
+    expect(runScript(COMMITTED, sid).code).toBe(1);
+  });
+});
+
+describe('virtio-iommu: MAP beyond the advertised input range succeeds (MAP-RANGE)', () => {
+  test('exported from 11.1, the script exits 1 on 10.0 and 11.1, and 0 on 7.2, whose device advertises all 64 bits', { timeout: 120_000 }, async (ctx) => {
+    const qemus = allQemus(ctx, 'the virtio-iommu reproducer');
+    const dir = tmp('virtio');
+    const r = await exportReproducer(VIRTIO_IOMMU_REPRODUCER, qemus.sid, { topology: topologiesFor(39)[0]!, ops: MAP_BEYOND_RANGE }, dir);
+    expect(r).toMatchObject({ rule: 'MAP-RANGE', diverged: true, expected: ['ERANGE'], observed: 'ok' });
+    const { codes, outs } = exitsByRelease(dir, qemus);
+    expect(codes, outs.join('\n')).toEqual({ '7.2': 0, '10.0': 1, '11.1': 1 });
+    expect(outs.find((o) => o.startsWith('11.1'))).toMatch(/REPRODUCED MAP-RANGE at op 3 map\(d1, iova=0x8000000000, .*\), expected ERANGE: the device answers S_RANGE.*observed request_status=0x0, .*input_end_hi=0x7f, input_end_lo=0xffffffff$/);
+  });
+});
