@@ -305,7 +305,7 @@ export function buildProgram(startup: Startup = {}): Command {
     .action(async (o) => {
       const r = await reproduce({ report: o.report, finding: o.finding, suite: o.suite, out: o.out, seenOn: o.seenOn });
       console.log(`${r.rule}: wrote ${r.dir} (recorded on QEMU ${r.recordedOn}: the last op ${r.diverged ? `gave ${r.observed}, expected ${r.expected.join(' | ')}` : `gave ${r.observed}, as expected`})`);
-      console.log(`run it: python3 ${join(r.dir, 'run-qtest.py')} ${join(r.dir, SCRIPT_FILE)} <path to qemu-system-x86_64>`);
+      console.log(`run it: python3 ${join(r.dir, 'run-qtest.py')} ${join(r.dir, SCRIPT_FILE)} <path to ${r.emulator}>`);
     });
 
   program

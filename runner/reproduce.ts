@@ -9,11 +9,12 @@ import { ConfigError, type Op, type Topology, WireError, decodeOp } from '../spe
 import { type DebianSuite, SUITES, findQemu, qemuRelease } from '../impl/targets/qemu/common/machine.ts';
 import { type ExportResult, type ReproducerKit, exportReproducer } from '../impl/targets/qemu/common/reproducer/export.ts';
 import { INTEL_IOMMU_REPRODUCER } from '../impl/targets/qemu/intel-iommu/reproducer.ts';
+import { SMMUV3_REPRODUCER } from '../impl/targets/qemu/smmuv3/reproducer.ts';
 import { VIRTIO_IOMMU_REPRODUCER } from '../impl/targets/qemu/virtio-iommu/reproducer.ts';
 import { makeDir } from './make-dir.ts';
 import { decodeTopology } from './replay.ts';
 
-export const REPRODUCER_KITS: readonly ReproducerKit[] = [INTEL_IOMMU_REPRODUCER, VIRTIO_IOMMU_REPRODUCER];
+export const REPRODUCER_KITS: readonly ReproducerKit[] = [INTEL_IOMMU_REPRODUCER, SMMUV3_REPRODUCER, VIRTIO_IOMMU_REPRODUCER];
 
 /** A finding as a reproducer needs it. */
 export interface FindingToReproduce {
@@ -119,7 +120,7 @@ export function byRelease(a: string, b: string): number {
   return am! - bm! || an! - bn!;
 }
 
-export async function reproduce(o: { report: string; finding?: string; suite?: string; out: string; seenOn?: string[] }): Promise<ExportResult & { recordedOn: string }> {
+export async function reproduce(o: { report: string; finding?: string; suite?: string; out: string; seenOn?: string[] }): Promise<ExportResult & { recordedOn: string; emulator: string }> {
   const f = loadFinding(o.report, o.finding);
   const kit = kitFor(f.adapter.name);
   const suite = chooseSuite(f.adapter.version, o.suite);
@@ -132,7 +133,7 @@ export async function reproduce(o: { report: string; finding?: string; suite?: s
   }
   const seenOn = o.seenOn ?? (basename(o.report).startsWith(`${f.adapter.name}@`) ? releasesWithRule(o.report, f.adapter.name, f.rule) : []);
   const r = await exportReproducer(kit, install, { rule: f.rule, topology: f.topology, ops: f.ops }, o.out, seenOn);
-  return { ...r, recordedOn: install.version };
+  return { ...r, recordedOn: install.version, emulator: `qemu-system-${kit.arch}` };
 }
 
 /** One matrix version's findings, as `npm run targets` hands them over. */

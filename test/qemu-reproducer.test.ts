@@ -9,10 +9,12 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { type DebianSuite, type QemuInstall, SUITES, qemuRelease } from '../impl/targets/qemu/common/machine.ts';
+import { type DebianSuite, FIRMWARE, type QemuArch, type QemuInstall, SUITES, qemuRelease } from '../impl/targets/qemu/common/machine.ts';
 import { SCRIPT_FILE, exportReproducer } from '../impl/targets/qemu/common/reproducer/export.ts';
 import { INTEL_IOMMU_REPRODUCER } from '../impl/targets/qemu/intel-iommu/reproducer.ts';
 import { TOPOLOGIES as VTD_TOPOLOGIES } from '../impl/targets/qemu/intel-iommu/topologies.ts';
+import { SMMUV3_REPRODUCER } from '../impl/targets/qemu/smmuv3/reproducer.ts';
+import { TOPOLOGIES as SMMU_TOPOLOGIES } from '../impl/targets/qemu/smmuv3/topologies.ts';
 import { VIRTIO_IOMMU_REPRODUCER } from '../impl/targets/qemu/virtio-iommu/reproducer.ts';
 import { topologiesFor } from '../impl/targets/qemu/virtio-iommu/topologies.ts';
 import { type Op, PROT } from '../spec/index.ts';
@@ -37,6 +39,16 @@ const MAP_BEYOND_RANGE: Op[] = [
   { op: 'map', domain: 'd1', iova: 0x80_0000_0000n, paddr: 0x8000_0000n, size: 0x1000n, prot: PROT.READ | PROT.WRITE },
 ];
 
+/** qemu-smmuv3 causes.json, iova-beyond-48-bits-unchecked: a write one past the 48-bit input range. */
+const BEYOND_48_BITS: Op[] = [
+  { op: 'domain_alloc', domain: 'd1', type: 'paging', dev: 'dev0' },
+  { op: 'attach', dev: 'dev0', domain: 'd1' },
+  { op: 'map', domain: 'd1', iova: 0xffff_ffff_f000n, paddr: 0xbfff_f000n, size: 0x1000n, prot: PROT.READ | PROT.WRITE },
+  { op: 'dma', dev: 'dev0', iova: 0x1_0000_0000_0000n, access: 'w' },
+];
+/** A blocked device's write: an abort STE records nothing, so the assertion is where the write did not go. */
+const BLOCKED_WRITE: Op[] = [{ op: 'dma', dev: 'dev0', iova: 0x4100_0000n, access: 'w' }];
+
 const COMMITTED = join(ROOT, 'docs/upstream/reproducers/qemu-intel-iommu-cached-permission-no-fault');
 
 /** The exported script run as a QEMU developer would: python3, the runner beside it, their QEMU. */
@@ -45,8 +57,8 @@ function runScript(dir: string, q: QemuInstall, extra: string[] = []): { code: n
   return { code: r.status, out: `${r.stdout}${r.stderr}`.trim() };
 }
 
-function allQemus(ctx: { skip: (note?: string) => never }, what: string): Record<DebianSuite, QemuInstall> {
-  return Object.fromEntries(SUITES.map((s) => [s, requireQemuOf(ctx, s, what)])) as Record<DebianSuite, QemuInstall>;
+function allQemus(ctx: { skip: (note?: string) => never }, what: string, arch: QemuArch = 'x86_64'): Record<DebianSuite, QemuInstall> {
+  return Object.fromEntries(SUITES.map((s) => [s, requireQemuOf(ctx, s, what, arch)])) as Record<DebianSuite, QemuInstall>;
 }
 
 /** Exit status per release, e.g. {'7.2': 1, '10.0': 1, '11.1': 1}, with each run's output kept for messages. */
@@ -128,5 +140,40 @@ describe('virtio-iommu: MAP beyond the advertised input range succeeds (MAP-RANG
     const { codes, outs } = exitsByRelease(dir, qemus);
     expect(codes, outs.join('\n')).toEqual({ '7.2': 0, '10.0': 1, '11.1': 1 });
     expect(outs.find((o) => o.startsWith('11.1'))).toMatch(/REPRODUCED MAP-RANGE at op 3 map\(d1, iova=0x8000000000, .*\), expected ERANGE: the device answers S_RANGE.*observed request_status=0x0, .*input_end_hi=0x7f, input_end_lo=0xffffffff$/);
+  });
+});
+
+describe('SMMUv3: an access beyond the 48-bit input range is neither translated nor faulted on 7.2', () => {
+  test('exported from 7.2, the script exits 1 there and 0 on 10.0 and 11.1, where the upstream fix records F_TRANSLATION', { timeout: 120_000 }, async (ctx) => {
+    const qemus = allQemus(ctx, 'the SMMUv3 reproducer', 'aarch64');
+    const dir = tmp('smmuv3');
+    const r = await exportReproducer(SMMUV3_REPRODUCER, qemus.bookworm, { rule: 'MAP-XLATE', topology: SMMU_TOPOLOGIES[0]!, ops: BEYOND_48_BITS }, dir);
+    expect(r).toMatchObject({ rule: 'MAP-XLATE', diverged: true, expected: ['FAULT'], observed: 'ok' });
+    const script = readFileSync(join(dir, SCRIPT_FILE), 'utf8');
+    expect(script).toContain(`# firmware: ${FIRMWARE.aarch64.name} 65536 0x0 ${FIRMWARE.aarch64.head}\n`);
+    expect(script.split('\n').filter((l) => l.startsWith('@expect'))).toEqual(['@expect "the unit records an event (EVTQ_PROD moves)" (evtq_prod & 0xff) != 0x0']);
+    const { codes, outs } = exitsByRelease(dir, qemus);
+    expect(codes, outs.join('\n')).toEqual({ '7.2': 1, '10.0': 0, '11.1': 0 });
+    expect(outs.find((o) => o.startsWith('7.2'))).toMatch(/REPRODUCED MAP-XLATE at op 4 dma\(dev0, iova=0x1000000000000, w\), expected FAULT: .* observed evtq_prod=0x0$/);
+  });
+
+  test('control: a blocked device\'s write is asserted by where it did not go (an abort STE records nothing); every version passes', { timeout: 120_000 }, async (ctx) => {
+    const qemus = allQemus(ctx, 'the SMMUv3 control reproducer', 'aarch64');
+    const dir = tmp('smmuv3-blocked');
+    const r = await exportReproducer(SMMUV3_REPRODUCER, qemus.sid, { rule: 'XLATE-DMA', topology: SMMU_TOPOLOGIES[1]!, ops: BLOCKED_WRITE }, dir);
+    expect(r).toMatchObject({ diverged: false, observed: 'FAULT' });
+    const expects = readFileSync(join(dir, SCRIPT_FILE), 'utf8').split('\n').filter((l) => l.startsWith('@expect'));
+    expect(expects).toEqual(['@expect "no event (an abort STE records none)" (evtq_prod & 0xff) == 0x0', '@expect "the write does not reach 0x41000000, where a bypass would send it" (reached_byte & 0xff) != 0xa5']);
+    const { codes, outs } = exitsByRelease(dir, qemus);
+    expect(codes, outs.join('\n')).toEqual({ '7.2': 0, '10.0': 0, '11.1': 0 });
+  });
+
+  test('the firmware a script names is, byte for byte, the image scripts/fetch-qemu-suite.sh writes', (ctx) => {
+    for (const arch of ['x86_64', 'aarch64'] as const) {
+      const q = requireQemuOf(ctx, 'sid', 'the cached firmware', arch);
+      const fw = FIRMWARE[arch];
+      const head = Buffer.from(fw.head, 'hex');
+      expect(readFileSync(q.bios)).toEqual(Buffer.concat([head, Buffer.alloc(fw.size - head.length, fw.fill)]));
+    }
   });
 });

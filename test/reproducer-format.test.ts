@@ -72,7 +72,7 @@ test('a transcript renders as the script: polls once with their condition, label
   expect(t.labelsSince(0)).toEqual([{ name: 'status' }]);
   expect(() => t.command('readl 0x10', { name: 'Bad Name' })).toThrow(/not a script name/);
   const text = renderScript({
-    rule: 'TEST-RULE', ruleTitle: 'a title', target: 'qemu-x', recordedOn: '1.0', verdict: 'it diverged', transcript: t,
+    rule: 'TEST-RULE', ruleTitle: 'a title', target: 'qemu-x', arch: 'x86_64', recordedOn: '1.0', verdict: 'it diverged', transcript: t,
     opTexts: new Map([[1, 'map(d1), expected ERANGE']]),
     assertions: [[{ what: 'status is 5', expr: 'status == 0x5' }], [{ what: 'status is 0', expr: 'status == 0x0' }, { what: 'x', expr: 'status < 2' }]],
   });

@@ -33,8 +33,23 @@ export interface QemuInstall {
   packageVersion: string;
 }
 
-/** The halting firmware scripts/fetch-qemu-suite.sh writes for each architecture. */
-export const FIRMWARE: Readonly<Record<QemuArch, string>> = { x86_64: 'hlt.bin', aarch64: 'wfi-aarch64.bin', riscv64: 'wfi-riscv64.bin' };
+export interface FirmwareImage {
+  name: string;
+  size: number;
+  /** The first bytes, in hex (little-endian instructions), then `fill` to the end. */
+  head: string;
+  fill: number;
+}
+
+/**
+ * The halting firmware of each architecture, as scripts/fetch-qemu-suite.sh writes it (a test
+ * compares the two): x86 HLT everywhere; Arm and RISC-V a loop on WFI at the reset address.
+ */
+export const FIRMWARE: Readonly<Record<QemuArch, FirmwareImage>> = {
+  x86_64: { name: 'hlt.bin', size: 0x10000, head: '', fill: 0xf4 },
+  aarch64: { name: 'wfi-aarch64.bin', size: 0x10000, head: '7f2003d5ffffff17', fill: 0 },
+  riscv64: { name: 'wfi-riscv64.bin', size: 0x10000, head: '730050106ff0dfff', fill: 0 },
+};
 
 interface Manifest {
   arches?: Partial<Record<QemuArch, { version?: string; package_version?: string; wrapper?: string }>>;
@@ -52,7 +67,7 @@ export function findQemu(suite: DebianSuite, arch: QemuArch = 'x86_64', cache = 
   }
   const entry = manifest.arches?.[arch];
   const binary = join(dir, entry?.wrapper ?? `bin/qemu-system-${arch}`);
-  const bios = join(dir, FIRMWARE[arch]);
+  const bios = join(dir, FIRMWARE[arch].name);
   if (!entry?.version || !existsSync(binary) || !existsSync(bios)) return `Debian ${suite}'s qemu-system-${arch} is not in ${dir} (${fetch})`;
   return {
     suite, arch, binary, bios, env: {},

@@ -21,6 +21,7 @@ import { greedyRuns } from '../../../reference/pgsize.ts';
 import { QemuCaseAdapter } from '../common/case-adapter.ts';
 import { KIT_OPS, coverage, subtract } from '../common/kit-core.ts';
 import type { QemuInstall } from '../common/machine.ts';
+import type { Transcript } from '../common/transcript.ts';
 import { tlbInvalidations } from './invalidation.ts';
 import { type Leaf, Stage1Table } from './pgtable.ts';
 import { type Ste, describeEvent, encodeCd, tlbiAsid } from './regs.ts';
@@ -52,6 +53,8 @@ export interface SmmuAdapterOptions {
   replyTimeoutMs?: number;
   /** A deliberately broken kit: no TLB invalidation after an unmap (the suite must catch it). */
   skipUnmapInvalidation?: boolean;
+  /** Records every qtest command (a reproducer being exported). */
+  recorder?: Transcript;
 }
 
 export class QemuSmmuv3Adapter extends QemuCaseAdapter<SmmuSystem, CaseState> {
@@ -74,7 +77,7 @@ export class QemuSmmuv3Adapter extends QemuCaseAdapter<SmmuSystem, CaseState> {
   }
 
   protected startMachine(): Promise<SmmuSystem> {
-    return SmmuSystem.start(this.opts.install, this.opts.replyTimeoutMs);
+    return SmmuSystem.start(this.opts.install, this.opts.replyTimeoutMs, this.opts.recorder);
   }
 
   protected async begin(t: Topology, sys: SmmuSystem): Promise<CaseState> {
@@ -162,7 +165,7 @@ export class QemuSmmuv3Adapter extends QemuCaseAdapter<SmmuSystem, CaseState> {
     const i = st.devices.get(op.dev);
     if (i === undefined) return { err: 'ENODEV' };
     const expect = this.expectation(st, sys, i, op.iova, op.access);
-    const r = await sys.access(i, op.iova, op.access, expect?.phys ?? null);
+    const r = await sys.access(i, op.iova, op.access, expect?.phys ?? null, expect?.silent === true);
     if (r.faults.length > 0) return { err: 'FAULT', msg: r.faults.map(describeEvent).join('; ') };
     const verb = op.access === 'r' ? 'read' : 'write';
     if (!expect) return { ok: {} }; // nothing valid in the tables, and no event: it went through a cache, or nowhere

@@ -19,6 +19,7 @@ import { GuestPages } from '../common/guest-pages.ts';
 import { EDU_SLOTS, type MachineOptions, PCI_DEVFN, type QemuInstall, qemuArgs } from '../common/machine.ts';
 import { PciFunction } from '../common/pci.ts';
 import { Qtest } from '../common/qtest.ts';
+import type { Label, Transcript } from '../common/transcript.ts';
 import { type Event, TRANSLATION_FAULTS, describeEvent } from './regs.ts';
 import { SmmuError, SmmuUnit } from './unit.ts';
 
@@ -44,6 +45,9 @@ const MACHINE: MachineOptions = {
   iommu: [],
 };
 
+/** Labels of the reads that classify an access (reproducer.ts turns them into assertions). */
+export const ACCESS_LABELS = { events: 'evtq_prod', reached: 'reached_byte' } as const;
+
 export interface AccessResult {
   /** The translation faults the unit recorded for this access (QEMU records one per 4 bytes). */
   faults: Event[];
@@ -63,8 +67,8 @@ export class SmmuSystem {
     private readonly scratch: bigint,
   ) {}
 
-  static async start(q: QemuInstall, replyTimeoutMs = 10_000): Promise<SmmuSystem> {
-    const qt = await Qtest.start({ binary: q.binary, args: (sock) => qemuArgs(q, MACHINE, sock), env: q.env, replyTimeoutMs });
+  static async start(q: QemuInstall, replyTimeoutMs = 10_000, recorder?: Transcript): Promise<SmmuSystem> {
+    const qt = await Qtest.start({ binary: q.binary, args: (sock) => qemuArgs(q, MACHINE, sock), env: q.env, replyTimeoutMs, recorder });
     try {
       const edus: Edu[] = [];
       for (const [i, slot] of EDU_SLOTS.entries()) {
@@ -94,8 +98,9 @@ export class SmmuSystem {
    * One byte accessed by edu `index` at `iova`, the translation faults the unit recorded, and,
    * where `expectPhys` is plain RAM, whether the access reached it: a write's byte is checked
    * there; for a read, a fresh marker byte is put there first and the byte read is fetched back.
+   * `silent`: the device's STE aborts, so no event is due (recorded for a reproducer's assertions).
    */
-  async access(index: number, iova: bigint, access: Access, expectPhys: bigint | null): Promise<AccessResult> {
+  async access(index: number, iova: bigint, access: Access, expectPhys: bigint | null, silent = false): Promise<AccessResult> {
     const edu = this.edus[index];
     if (!edu) throw new Error(`no edu device ${index}`);
     const check = expectPhys !== null && this.plainRam(expectPhys) ? expectPhys : null;
@@ -108,7 +113,7 @@ export class SmmuSystem {
     if (stray.length > 0) throw new SmmuError(`events were pending before the access: ${stray.map(describeEvent).join('; ')}`);
     await edu.start(iova, access, 1, access === 'r' ? READ_AT : 0);
     await edu.waitFinished();
-    const events = await this.unit.takeEvents();
+    const events = await this.unit.takeEvents({ name: ACCESS_LABELS.events, facts: { silent: silent ? 1n : 0n } });
     const sid = edu.pci.requesterId;
     for (const e of events) {
       if (!TRANSLATION_FAULTS.has(e.type)) throw new SmmuError(`the unit reports a configuration error, the driver's fault: ${describeEvent(e)}`);
@@ -116,7 +121,8 @@ export class SmmuSystem {
     }
     if (access === 'w' && expectPhys !== null && this.mem.owns(expectPhys)) await this.mem.restore(expectPhys);
     if (check === null) return { faults: events };
-    const byte = access === 'w' ? Number(await this.qt.cmd(`readb 0x${check.toString(16)}`)) : await this.readBack(index);
+    const reached = { name: ACCESS_LABELS.reached, facts: { phys: check, byte: BigInt(marker) } };
+    const byte = access === 'w' ? Number(await this.qt.cmd(`readb 0x${check.toString(16)}`, reached)) : await this.readBack(index, reached);
     return { faults: events, reached: byte === marker };
   }
 
@@ -125,14 +131,14 @@ export class SmmuSystem {
    * (bypass STE) for one write of it into the scratch page, then its STE is put back. Both STE
    * changes are followed by CFGI_STE; neither touches cached translations.
    */
-  private async readBack(index: number): Promise<number> {
+  private async readBack(index: number, label: Label): Promise<number> {
     const sid = this.sid(index);
     const ste = this.unit.ste(sid);
     if (!ste) throw new Error(`no STE known for stream 0x${sid.toString(16)}`);
     await this.unit.setSteQuiesced(sid, { config: 'bypass' });
     await this.edus[index]!.start(this.scratch, 'w', 1, READ_AT);
     await this.edus[index]!.waitFinished();
-    const byte = Number(await this.qt.cmd(`readb 0x${this.scratch.toString(16)}`));
+    const byte = Number(await this.qt.cmd(`readb 0x${this.scratch.toString(16)}`, label));
     await this.unit.setSteQuiesced(sid, ste);
     return byte;
   }

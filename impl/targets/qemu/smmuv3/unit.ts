@@ -8,8 +8,9 @@
 
 import type { GuestPages } from '../common/guest-pages.ts';
 import type { Qtest } from '../common/qtest.ts';
+import type { Label } from '../common/transcript.ts';
 import {
-  CERROR, CR0, type Command, EVENT_BYTES, type Event, type Features, GERROR, REG, SMMU_BASE, STE_WORDS, type Ste,
+  CERROR, CR0, type Command, EVENT_BYTES, type Event, type Features, REG, SMMU_BASE, STE_WORDS, type Ste,
   cfgiAll, cfgiSte, decodeEvent, decodeFeatures, encodeSte, sync, tlbiNsnhAll,
 } from './regs.ts';
 
@@ -18,6 +19,8 @@ const STRTAB_LOG2 = 6;
 /** 256 commands of 16 bytes, 128 events of 32 bytes: one page each. */
 const CMDQ_LOG2 = 8;
 const EVTQ_LOG2 = 7;
+/** CMDQ_CONS.ERR, bits 30:24 (§6.3.27). */
+const CONS_ERR = 0x7f00_0000n;
 /** A batch leaves room for its CMD_SYNC. */
 const BATCH = (1 << CMDQ_LOG2) - 1;
 
@@ -139,15 +142,17 @@ export class SmmuUnit {
       }
       await this.mem.flush();
       await this.qt.cmd(`writel ${reg(REG.CMDQ_PROD)} 0x${this.cmdProd.toString(16)}`);
-      for (let polls = 0; ; polls++) {
-        const [cons, gerror, gerrorn] = (await this.qt.batch([`readl ${reg(REG.CMDQ_CONS)}`, `readl ${reg(REG.GERROR)}`, `readl ${reg(REG.GERRORN)}`])).map((v) => Number(v) >>> 0);
-        if ((gerror! ^ gerrorn!) & GERROR.CMDQ_ERR) {
-          const why = CERROR[(cons! >>> 24) & 0x7f] ?? `error ${(cons! >>> 24) & 0x7f}`;
-          const entry = ((cons! & (size - 1)) - first + size) % size;
-          throw new SmmuError(`the command queue stopped with ${why} at command ${entry} of a batch sending ${[...labels.slice(from, from + BATCH), 'CMD_SYNC'].join(', ')}`);
-        }
-        if ((cons! & ((size << 1) - 1)) === this.cmdProd) break;
-        if (polls >= 100) throw new SmmuError(`the command queue never reached its CMD_SYNC (sent ${labels.join(', ')})`);
+      // Until CONS passes the CMD_SYNC, or reports why it stopped (CONS.ERR, with GERROR.CMDQ_ERR).
+      const last = await this.qt.poll([`readl ${reg(REG.CMDQ_CONS)}`], [
+        { reply: 0, mask: BigInt((size << 1) - 1), op: '==', value: BigInt(this.cmdProd) },
+        { reply: 0, mask: CONS_ERR, op: '!=', value: 0n },
+      ], 100);
+      if (!last) throw new SmmuError(`the command queue never reached its CMD_SYNC (sent ${labels.join(', ')})`);
+      const cons = Number(last[0]) >>> 0;
+      if (BigInt(cons) & CONS_ERR) {
+        const why = CERROR[(cons >>> 24) & 0x7f] ?? `error ${(cons >>> 24) & 0x7f}`;
+        const entry = ((cons & (size - 1)) - first + size) % size;
+        throw new SmmuError(`the command queue stopped with ${why} at command ${entry} of a batch sending ${[...labels.slice(from, from + BATCH), 'CMD_SYNC'].join(', ')}`);
       }
     }
   }
@@ -156,9 +161,9 @@ export class SmmuUnit {
    * The events recorded since the last call, consumed (EVTQ_CONS moved past them). Sent at once,
    * so the first read shares a round trip with what else is sent now.
    */
-  async takeEvents(): Promise<Event[]> {
+  async takeEvents(label?: Label): Promise<Event[]> {
     const size = 1 << EVTQ_LOG2;
-    const prod = Number(await this.qt.cmd(`readl ${reg(REG.EVTQ_PROD)}`)) >>> 0;
+    const prod = Number(await this.qt.cmd(`readl ${reg(REG.EVTQ_PROD)}`, label && { ...label, facts: { ...label.facts, cons: BigInt(this.evtCons), index: BigInt((size << 1) - 1) } })) >>> 0;
     const events: Event[] = [];
     const lines: string[] = [];
     for (let c = this.evtCons; (c & ((size << 1) - 1)) !== (prod & ((size << 1) - 1)); c = (c + 1) & ((size << 1) - 1)) {

@@ -80,7 +80,7 @@ export async function exportReproducer(kit: ReproducerKit, install: QemuInstall,
   const observed = formatOutcome(last.op, last.out);
   const verdict = last.diverged ? `the last op gave ${observed}, expected ${last.expected.join(' | ')} (the divergence)` : `the last op gave ${observed}, as expected (no divergence there)`;
   const script = renderScript({
-    rule, ruleTitle: ruleById(rule)?.title ?? rule, target: kit.target, recordedOn: install.version, verdict, transcript, opTexts, assertions: last.assertions,
+    rule, ruleTitle: ruleById(rule)?.title ?? rule, target: kit.target, arch: kit.arch, recordedOn: install.version, verdict, transcript, opTexts, assertions: last.assertions,
   });
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, SCRIPT_FILE), script);

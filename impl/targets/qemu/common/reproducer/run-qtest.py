@@ -4,7 +4,8 @@
 usage: run-qtest.py [-v] SCRIPT.qtest QEMU_BINARY [-- EXTRA_QEMU_ARGS...]
 
 The script's header names QEMU's command line (`# qemu-args:`) and a firmware image
-(`# firmware: NAME SIZE BYTE`: the file beside the script, or made in a temporary directory);
+(`# firmware: NAME SIZE FILL [HEAD_HEX]`: the file beside the script, or made in a temporary
+directory: HEAD_HEX's bytes, then FILL to SIZE);
 this runner adds `-qtest stdio`, sends each command, and checks every reply is OK. The
 directives (`@let`, `@poll`, `@expect`, ...) are described in each script's header.
 
@@ -221,15 +222,18 @@ def firmware_args(script_path, lines, args, scratch):
     if spec is None:
         return args
     try:
-        name, size, byte = spec.split()
+        name, size, byte, *head = spec.split()
         size, byte = int(size, 0), int(byte, 0)
+        head = bytes.fromhex(head[0]) if head else b""
+        if len(head) > size:
+            raise ValueError
     except ValueError:
-        raise CannotRun("bad firmware header %r (expected NAME SIZE BYTE)" % spec)
+        raise CannotRun("bad firmware header %r (expected NAME SIZE FILL [HEAD_HEX])" % spec)
     path = os.path.join(os.path.dirname(os.path.abspath(script_path)), name)
     if not (os.path.exists(path) and os.path.getsize(path) == size):
         path = os.path.join(scratch, name)
         with open(path, "wb") as f:
-            f.write(bytes([byte]) * size)
+            f.write(head + bytes([byte]) * (size - len(head)))
     return [path if a == name else a for a in args]
 
 

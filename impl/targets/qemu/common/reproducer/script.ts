@@ -3,6 +3,7 @@
 // `@op` lines, labelled reads as `@let`, polls as `@poll`, and the failing op's assertions as
 // `@expect` — the outcome the reference requires, never the replies this run saw.
 
+import { FIRMWARE as FIRMWARE_IMAGES, type QemuArch } from '../machine.ts';
 import type { Transcript } from '../transcript.ts';
 import { pollConditionText } from '../transcript.ts';
 
@@ -13,12 +14,13 @@ export interface Assertion {
 }
 
 /** The x86 machines' BIOS: 64 KiB of HLT (0xf4), as scripts/fetch-qemu-suite.sh writes it. */
-export const FIRMWARE = { name: 'hlt.bin', size: 0x10000, byte: 0xf4 } as const;
+export const FIRMWARE = FIRMWARE_IMAGES.x86_64;
 
 export interface ScriptParts {
   rule: string;
   ruleTitle: string;
   target: string;
+  arch: QemuArch;
   /** The QEMU the script was recorded on, and what its last op gave there. */
   recordedOn: string;
   verdict: string;
@@ -44,15 +46,16 @@ const FORMAT_HELP = [
 
 export function renderScript(p: ScriptParts): string {
   if (!p.transcript.qemuArgs) throw new Error('the transcript has no QEMU command line');
+  const fw = FIRMWARE_IMAGES[p.arch];
   const out = [
     `# iommu-conformance reproducer: ${p.rule} on ${p.target} — ${p.ruleTitle}`,
     `# Recorded on QEMU ${p.recordedOn}: ${p.verdict}.`,
     '#',
-    '# Run: python3 run-qtest.py reproducer.qtest /path/to/qemu-system-x86_64 [-- extra QEMU args]',
+    `# Run: python3 run-qtest.py reproducer.qtest /path/to/qemu-system-${p.arch} [-- extra QEMU args]`,
     '# (the runner adds -qtest stdio, and makes the firmware image below unless it is beside the script)',
     '#',
-    `# qemu-args: ${firmwareRelative(p.transcript.qemuArgs).map(shellWord).join(' ')}`,
-    `# firmware: ${FIRMWARE.name} ${FIRMWARE.size} 0x${FIRMWARE.byte.toString(16)}`,
+    `# qemu-args: ${firmwareRelative(p.transcript.qemuArgs, fw.name).map(shellWord).join(' ')}`,
+    `# firmware: ${fw.name} ${fw.size} 0x${fw.fill.toString(16)}${fw.head ? ` ${fw.head}` : ''}`,
     '#',
     ...FORMAT_HELP.map((l) => `# ${l}`),
     '',
@@ -95,8 +98,8 @@ function expectLine(a: Assertion): string {
 }
 
 /** `-bios /…/.cache/qemu/sid/hlt.bin` → `-bios hlt.bin`: the runner makes the image. */
-function firmwareRelative(args: readonly string[]): string[] {
-  return args.map((a, i) => (args[i - 1] === '-bios' ? FIRMWARE.name : a));
+function firmwareRelative(args: readonly string[], name: string): string[] {
+  return args.map((a, i) => (args[i - 1] === '-bios' ? name : a));
 }
 
 function shellWord(s: string): string {
