@@ -52,10 +52,11 @@ export class Interpreter {
   }
 
   /**
-   * The invalidation a driver kit sends after an unmap (capability invalidation_choice), of the
-   * ones its architecture allows, 0 the narrowest: a raw value shrinks toward 0, so a minimal
-   * trace names the narrowest invalidation that still fails. Kits list four (page, covering
-   * range, whole domain, global); a larger value means the same modulo their list.
+   * The invalidation a driver kit sends after an unmap or a change of a device's translation
+   * (capability invalidation_choice), of the ones its architecture allows, 0 the narrowest: a raw
+   * value shrinks toward 0, so a minimal trace names the narrowest invalidation that still fails.
+   * Kits list up to four (for an unmap: page, covering range, whole domain, global); a larger
+   * value means the same modulo their list.
    */
   private inval(r: number): { inval?: number } {
     return this.caps.invalidation_choice ? { inval: r % 4 } : {};
@@ -117,13 +118,13 @@ export class Interpreter {
       }
       case 'attach': {
         const h = this.pickDomain(a, (x) => x.type !== 'sva' || a % 8 === 0);
-        return h ? { op: 'attach', dev: this.dev(b), domain: h, ...this.reserved(e) } : this.alloc(a, b, c);
+        return h ? { op: 'attach', dev: this.dev(b), domain: h, ...this.reserved(e), ...this.inval(d) } : this.alloc(a, b, c);
       }
       case 'detach': {
         const dev = this.dev(b);
         const cur = this.model.currentDomain(dev);
         const h = cur && a % 4 !== 3 ? cur.handle : this.pickDomain(a, () => true);
-        return h ? { op: 'detach', dev, domain: h, ...this.reserved(e) } : this.alloc(a, b, c);
+        return h ? { op: 'detach', dev, domain: h, ...this.reserved(e), ...this.inval(d) } : this.alloc(a, b, c);
       }
       case 'attach_pasid': {
         const h = this.pickDomain(a, (x) => x.type === 'paging' || x.type === 'dma');

@@ -20,9 +20,13 @@ export type Access = 'r' | 'w';
 
 export interface DomainAllocOp { op: 'domain_alloc'; domain: Handle; type: DomainType; dev: Handle; pgsizes?: bigint; parent?: Handle; mm?: Handle }
 export interface DomainFreeOp { op: 'domain_free'; domain: Handle }
-/** `reserved` is the request's reserved field where a profile has one (virtio); absent means 0. */
-export interface AttachOp { op: 'attach'; dev: Handle; domain: Handle; reserved?: number }
-export interface DetachOp { op: 'detach'; dev: Handle; domain: Handle; reserved?: number }
+/**
+ * `reserved` is the request's reserved field where a profile has one (virtio); absent means 0.
+ * `inval` (capability `invalidation_choice`): which of the configuration-cache invalidations the
+ * architecture allows after the device's translation changes the driver sends, 0 the narrowest.
+ */
+export interface AttachOp { op: 'attach'; dev: Handle; domain: Handle; reserved?: number; inval?: number }
+export interface DetachOp { op: 'detach'; dev: Handle; domain: Handle; reserved?: number; inval?: number }
 export interface AttachPasidOp { op: 'attach_pasid'; dev: Handle; domain: Handle; pasid: number }
 export interface DetachPasidOp { op: 'detach_pasid'; dev: Handle; pasid: number }
 /** `prot` may carry bits beyond PROT_ALL: unknown flags, judged by the unknown_flags policy. */
@@ -142,8 +146,8 @@ export const OP_FIELDS: { readonly [K in OpKind]: OpSchema } = {
     mutates: true,
   },
   domain_free: { fields: [['domain', 'handle']], ok: [], mutates: true },
-  attach: { fields: [['dev', 'handle'], ['domain', 'handle'], ['reserved', 'int', O]], ok: [], mutates: true },
-  detach: { fields: [['dev', 'handle'], ['domain', 'handle'], ['reserved', 'int', O]], ok: [], mutates: true },
+  attach: { fields: [['dev', 'handle'], ['domain', 'handle'], ['reserved', 'int', O], ['inval', 'int', O]], ok: [], mutates: true },
+  detach: { fields: [['dev', 'handle'], ['domain', 'handle'], ['reserved', 'int', O], ['inval', 'int', O]], ok: [], mutates: true },
   attach_pasid: { fields: [['dev', 'handle'], ['domain', 'handle'], ['pasid', 'int']], ok: [], mutates: true },
   detach_pasid: { fields: [['dev', 'handle'], ['pasid', 'int']], ok: [], mutates: true },
   map: {

@@ -114,10 +114,10 @@ describe('the example model behind the SDK', () => {
       { op: 'map', domain: d, iova: SZ_2M, paddr: 0x80000000n, size: SZ_2M + SZ_4K, prot: PROT.READ },
       { op: 'leaves', domain: d, iova: SZ_2M, size: SZ_2M + SZ_4K },
       { op: 'iova_to_phys', domain: d, iova: 2n * SZ_2M + 0x123n },
-      { op: 'attach', dev: 'dev1', domain: d },
+      { op: 'attach', dev: 'dev1', domain: d, inval: 1 },
       { op: 'dma', dev: 'dev1', iova: SZ_2M + 0x10n, access: 'r' },
       { op: 'dma', dev: 'dev1', iova: SZ_2M + 0x10n, access: 'w' },
-      // inval (capability invalidation_choice) decodes; this model has no choice to make.
+      // inval (capability invalidation_choice) decodes, on attach too; this model has no choice to make.
       { op: 'unmap', domain: d, iova: SZ_2M, size: SZ_4K, inval: 2 },
       { op: 'iova_to_phys', domain: d, iova: SZ_2M },
       { op: 'pt_pages', domain: d },

@@ -52,21 +52,23 @@ test('hello.kit on the wire: decoded as given; an op that is not in the vocabula
   expect(() => decodeHello({ ...hello, kit: { ops: [] } })).toThrow(/hello\.kit\.name/);
 });
 
-test('unmap carries a drawn invalidation (0..3) only for an adapter that declares invalidation_choice', () => {
+test('unmap, attach and detach carry a drawn invalidation (0..3) only for an adapter that declares invalidation_choice', () => {
   const policies = resolvePolicies('linux', {});
-  const draw = (caps: Record<string, boolean>) => {
+  const draw = (caps: Record<string, boolean>, kind: 'unmap' | 'attach' | 'detach' = 'unmap') => {
     const seen = new Set<number | undefined>();
     fc.assert(fc.property(fc.array(rawStepArb, { minLength: 20, maxLength: 40 }), (steps) => {
       const model = new ReferenceModel(fixedTopology(), policies, caps);
-      const interp = new Interpreter(model, [['domain_alloc', 2], ['attach', 2], ['map', 4], ['unmap', 4]], caps);
+      const interp = new Interpreter(model, [['domain_alloc', 2], ['attach', 2], ['detach', 2], ['map', 4], ['unmap', 4]], caps);
       for (const s of steps) {
         const op = interp.next(s);
-        if (op.op === 'unmap') seen.add(op.inval);
+        if (op.op === kind) seen.add((op as { inval?: number }).inval);
         model.act(op);
       }
     }), { seed: 3, numRuns: 50 });
     return seen;
   };
-  expect([...draw({ invalidation_choice: true })].sort()).toEqual([0, 1, 2, 3]);
-  expect([...draw({})]).toEqual([undefined]);
+  for (const kind of ['unmap', 'attach', 'detach'] as const) {
+    expect([...draw({ invalidation_choice: true }, kind)].sort(), kind).toEqual([0, 1, 2, 3]);
+    expect([...draw({}, kind)], kind).toEqual([undefined]);
+  }
 });

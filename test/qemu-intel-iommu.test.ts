@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { SUITES } from '../impl/targets/qemu/common/machine.ts';
 import { subtract } from '../impl/targets/qemu/common/kit-core.ts';
 import { QemuIntelIommuAdapter } from '../impl/targets/qemu/intel-iommu/adapter.ts';
-import { INVALIDATIONS, iotlbInvalidations } from '../impl/targets/qemu/intel-iommu/invalidation.ts';
+import { CONTEXT_INVALIDATIONS, INVALIDATIONS, contextInvalidations, iotlbInvalidations } from '../impl/targets/qemu/intel-iommu/invalidation.ts';
 import { decodeCap, decodeFaultRecord } from '../impl/targets/qemu/intel-iommu/regs.ts';
 import { TOPOLOGIES } from '../impl/targets/qemu/intel-iommu/topologies.ts';
 import { KiB, type Outcome, PROT } from '../spec/index.ts';
@@ -55,6 +55,13 @@ describe('the invalidations the kit draws from', () => {
     expect(dsi(iotlbInvalidations(0, 2, 0x1000n, (1n << 47n) - 0x1000n, UNIT))).toBe(true);
   });
 
+  test('after a context entry changes: device-, domain-selective or global context-cache invalidation, then the IOTLB; choices wrap', () => {
+    expect(contextInvalidations(0, 7, 0x18).labels).toEqual(['context-cache device-selective sid=0x18', 'IOTLB domain-selective did=7']);
+    expect(contextInvalidations(1, 7, 0x18).labels).toEqual(['context-cache domain-selective did=7', 'IOTLB domain-selective did=7']);
+    expect(contextInvalidations(2, 7, 0x18).labels).toEqual(['context-cache global', 'IOTLB global']);
+    expect(contextInvalidations(CONTEXT_INVALIDATIONS.length, 7, 0x18)).toEqual(contextInvalidations(0, 7, 0x18));
+  });
+
   test('what an unmap removed: intervals before, less intervals after', () => {
     expect(subtract([[0n, 10n], [20n, 30n]], [[0n, 10n], [20n, 30n]])).toEqual([]);
     expect(subtract([[0n, 10n], [20n, 30n]], [])).toEqual([[0n, 10n], [20n, 30n]]);
@@ -87,7 +94,7 @@ for (const suite of SUITES) {
           const setup = await run([
             { op: 'domain_alloc', domain: 'd1', type: 'paging', dev: 'dev0' },
             { op: 'map', domain: 'd1', iova: 0x20_0000n, paddr: 0x8000_0000n, size: 0x4000n, prot: PROT.READ | PROT.WRITE },
-            { op: 'attach', dev: 'dev0', domain: 'd1' },
+            { op: 'attach', dev: 'dev0', domain: 'd1', inval: inval ?? 0 },
             { op: 'dma', dev: 'dev0', iova: 0x20_1000n, access: 'w' }, // lands, and fills the IOTLB
             { op: 'dma', dev: 'dev0', iova: 0x20_5000n, access: 'r' }, // unmapped
           ]);
@@ -98,8 +105,12 @@ for (const suite of SUITES) {
             { op: 'unmap', domain: 'd1', iova: 0x20_1000n, size: 0x1000n, inval },
             { op: 'dma', dev: 'dev0', iova: 0x20_1000n, access: 'w' },
             { op: 'dma', dev: 'dev0', iova: 0x20_2000n, access: 'w' }, // the neighbour still maps
+            { op: 'detach', dev: 'dev0', domain: 'd1', inval }, // back to pass-through
+            { op: 'dma', dev: 'dev0', iova: 0x20_5000n, access: 'r' }, // unmapped in d1, plain RAM untranslated
           ]);
-          expect(after, `inval=${inval} (${INVALIDATIONS[inval]})`).toEqual([{ ok: { unmapped: 0x1000n } }, { err: 'FAULT', msg: expect.stringMatching(/write not permitted/) }, { ok: {} }]);
+          expect(after, `inval=${inval} (${INVALIDATIONS[inval]}, ${CONTEXT_INVALIDATIONS[inval % 3]})`).toEqual([
+            { ok: { unmapped: 0x1000n } }, { err: 'FAULT', msg: expect.stringMatching(/write not permitted/) }, { ok: {} }, { ok: {} }, { ok: {} },
+          ]);
         }
       } finally {
         await a.close();

@@ -11,7 +11,7 @@ import { GuestPages } from '../impl/targets/qemu/common/guest-pages.ts';
 import { SUITES } from '../impl/targets/qemu/common/machine.ts';
 import type { Qtest } from '../impl/targets/qemu/common/qtest.ts';
 import { QemuSmmuv3Adapter } from '../impl/targets/qemu/smmuv3/adapter.ts';
-import { INVALIDATIONS, rangeCommands, tlbInvalidations } from '../impl/targets/qemu/smmuv3/invalidation.ts';
+import { CONFIG_INVALIDATIONS, INVALIDATIONS, configInvalidation, rangeCommands, tlbInvalidations } from '../impl/targets/qemu/smmuv3/invalidation.ts';
 import { Stage1Table } from '../impl/targets/qemu/smmuv3/pgtable.ts';
 import { decodeEvent, decodeFeatures, encodeCd, encodeSte } from '../impl/targets/qemu/smmuv3/regs.ts';
 import { TOPOLOGIES } from '../impl/targets/qemu/smmuv3/topologies.ts';
@@ -96,6 +96,13 @@ describe('the invalidations the kit draws from', () => {
     const many = Array.from({ length: 600 }, (_, i) => ({ iova: BigInt(i) * 2n * PAGE, size: PAGE }));
     expect(tlbInvalidations(0, 5, many, ril).labels).toEqual(['TLBI_NH_ASID asid=5']);
   });
+
+  test('after an STE changes: CFGI_STE, the bus\'s range, or CFGI_ALL (Range 31); choices wrap', () => {
+    expect(configInvalidation(0, 0x18).cmds).toEqual([[0x18_0000_0003n, 1n]]);
+    expect(configInvalidation(1, 0x18).cmds).toEqual([[0x18_0000_0004n, 7n]]);
+    expect(configInvalidation(2, 0x18).cmds).toEqual([[0x4n, 31n]]);
+    expect(configInvalidation(CONFIG_INVALIDATIONS.length, 0x18)).toEqual(configInvalidation(0, 0x18));
+  });
 });
 
 for (const suite of SUITES) {
@@ -118,7 +125,7 @@ for (const suite of SUITES) {
             { op: 'domain_alloc', domain: 'd1', type: 'paging', dev: 'dev0' },
             { op: 'map', domain: 'd1', iova: 0x20_0000n, paddr: 0x8000_0000n, size: 0x4000n, prot: PROT.READ | PROT.WRITE },
             { op: 'map', domain: 'd1', iova: 0x40_0000n, paddr: 0x8010_0000n, size: 0x1000n, prot: PROT.READ },
-            { op: 'attach', dev: 'dev0', domain: 'd1' },
+            { op: 'attach', dev: 'dev0', domain: 'd1', inval: inval ?? 0 },
             { op: 'dma', dev: 'dev0', iova: 0x20_1000n, access: 'w' }, // lands, and fills the TLB
             { op: 'dma', dev: 'dev0', iova: 0x20_1000n, access: 'r' }, // returns what 0x80001000 holds
             { op: 'dma', dev: 'dev0', iova: 0x20_5000n, access: 'r' }, // unmapped
@@ -133,8 +140,12 @@ for (const suite of SUITES) {
             { op: 'unmap', domain: 'd1', iova: 0x20_1000n, size: 0x1000n, inval },
             { op: 'dma', dev: 'dev0', iova: 0x20_1000n, access: 'w' },
             { op: 'dma', dev: 'dev0', iova: 0x20_2000n, access: 'r' }, // the neighbour still maps
+            { op: 'detach', dev: 'dev0', domain: 'd1', inval }, // back to the abort STE
+            { op: 'dma', dev: 'dev0', iova: 0x20_2000n, access: 'r' },
           ]);
-          expect(after, `inval=${inval} (${INVALIDATIONS[inval]})`).toEqual([{ ok: { unmapped: 0x1000n } }, { err: 'FAULT', msg: expect.stringMatching(/F_TRANSLATION/) }, { ok: {} }]);
+          expect(after, `inval=${inval} (${INVALIDATIONS[inval]}, ${CONFIG_INVALIDATIONS[inval % 3]})`).toEqual([
+            { ok: { unmapped: 0x1000n } }, { err: 'FAULT', msg: expect.stringMatching(/F_TRANSLATION/) }, { ok: {} }, { ok: {} }, { err: 'FAULT', msg: expect.stringMatching(/^abort STE/) },
+          ]);
         }
       } finally {
         await a.close();

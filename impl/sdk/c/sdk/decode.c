@@ -43,7 +43,8 @@ static const struct field f_domain_alloc[] = {
 };
 static const struct field f_domain_free[] = { REQ(struct iommu_domain_free_req, "domain", F_HANDLE, domain), { 0 } };
 static const struct field f_attach[] = {
-	REQ(t_at, "dev", F_HANDLE, dev), REQ(t_at, "domain", F_HANDLE, domain), OPT(t_at, "reserved", F_INT, reserved, has_reserved), { 0 },
+	REQ(t_at, "dev", F_HANDLE, dev), REQ(t_at, "domain", F_HANDLE, domain), OPT(t_at, "reserved", F_INT, reserved, has_reserved),
+	OPT(t_at, "inval", F_INT, inval, has_inval), { 0 },
 };
 static const struct field f_attach_pasid[] = {
 	REQ(struct iommu_attach_pasid_req, "dev", F_HANDLE, dev), REQ(struct iommu_attach_pasid_req, "domain", F_HANDLE, domain),

@@ -145,6 +145,9 @@ struct iommu_attach_req {
 	const char *domain;
 	bool has_reserved;
 	int64_t reserved; /* virtio's reserved field; absent means 0 */
+	/* Capability invalidation_choice: which invalidation to send after the change, 0 the narrowest. */
+	bool has_inval;
+	int64_t inval;
 };
 /* detach has the same fields as attach. */
 struct iommu_attach_pasid_req { const char *dev; const char *domain; int64_t pasid; };

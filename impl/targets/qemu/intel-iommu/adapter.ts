@@ -10,9 +10,10 @@
 // - a paging domain is a DID and 4-level second-level tables; attaching it writes the device's
 //   context entry (domain_context_mapping_one()); identity is a pass-through context with DID 1
 //   (context_setup_pass_through()); blocked is no context entry (domain_context_clear_one());
-// - replacing a present context clears its present bit, invalidates the device's context-cache
-//   entry and the old DID's IOTLB, then writes the new entry (device_block_translation(),
-//   intel_context_flush_no_pasid()); without caching mode a new entry needs no invalidation;
+// - replacing a present context clears its present bit, sends the context-cache invalidation
+//   the suite drew (invalidation.ts: device-selective as intel_context_flush_no_pasid(),
+//   domain-selective, or global) and the old DID's IOTLB, then writes the new entry
+//   (device_block_translation()); without caching mode a new entry needs no invalidation;
 // - map writes leaves and sends nothing (CAP.CM = 0: not-present entries are not cached);
 // - unmap clears leaves, then sends the IOTLB invalidation the suite drew (invalidation.ts)
 //   and waits for it.
@@ -27,9 +28,9 @@ import { KIT_OPS, coverage, subtract } from '../common/kit-core.ts';
 import type { QemuInstall } from '../common/machine.ts';
 import { PCI_DEVFN, EDU_SLOTS } from '../common/machine.ts';
 import type { Transcript } from '../common/transcript.ts';
-import { iotlbInvalidations } from './invalidation.ts';
+import { contextInvalidations, iotlbInvalidations } from './invalidation.ts';
 import { SecondLevelTable } from './pgtable.ts';
-import { CC_GRAN, type ContextEntry, IOTLB_GRAN, TT, contextInvalidation, iotlbInvalidation } from './regs.ts';
+import { type ContextEntry, TT } from './regs.ts';
 import { VtdSystem } from './system.ts';
 import { ADDRESS_BITS, TOPOLOGIES, machineFor } from './topologies.ts';
 
@@ -131,7 +132,7 @@ export class QemuIntelIommuAdapter extends QemuCaseAdapter<VtdSystem, CaseState>
         for (const [dev, i] of st.devices) {
           const cur = st.model.currentDomain(dev);
           const want = cur ? contextOf(st.domains.get(cur.handle)!) : defaultContext(st.defaults[i]!);
-          if (!sameContext(st.contexts[i] ?? null, want)) await this.program(sys, st, i, want);
+          if (!sameContext(st.contexts[i] ?? null, want)) await this.program(sys, st, i, want, op.inval ?? 0);
         }
         break;
       case 'map': {
@@ -163,29 +164,25 @@ export class QemuIntelIommuAdapter extends QemuCaseAdapter<VtdSystem, CaseState>
   }
 
   /**
-   * Gives edu `i` a new context: a present one is first cleared and its caches invalidated
-   * (device context-cache entry, the old DID's IOTLB), then the new one written.
+   * Gives edu `i` a new context: a present one is first cleared and its caches invalidated (the
+   * context-cache invalidation drawn, `inval`, then the old DID's IOTLB), then the new one written.
    */
-  private async program(sys: VtdSystem, st: CaseState, i: number, next: ContextEntry | null): Promise<void> {
+  private async program(sys: VtdSystem, st: CaseState, i: number, next: ContextEntry | null, inval = 0): Promise<void> {
     const unit = sys.unit;
     const devfn = PCI_DEVFN(EDU_SLOTS[i]!);
     const old = st.contexts[i];
     if (old) {
       await unit.clearContextPresent(devfn);
-      await unit.invalidate(
-        [contextInvalidation(CC_GRAN.DEVICE, old.did, devfn), iotlbInvalidation(IOTLB_GRAN.DOMAIN, old.did)],
-        [`context-cache device-selective sid=${devfn.toString(16)}`, `IOTLB domain-selective did=${old.did}`],
-      );
+      const sent = contextInvalidations(inval, old.did, devfn);
+      await unit.invalidate(sent.descs, sent.labels);
       await unit.setContext(devfn, null);
     }
     st.contexts[i] = next;
     if (!next) return;
     await unit.setContext(devfn, next);
     if (unit.cap.cachingMode) {
-      await unit.invalidate(
-        [contextInvalidation(CC_GRAN.DEVICE, 0, devfn), iotlbInvalidation(IOTLB_GRAN.DOMAIN, next.did)],
-        [`context-cache device-selective sid=${devfn.toString(16)}`, `IOTLB domain-selective did=${next.did}`],
-      );
+      const sent = contextInvalidations(inval, next.did, devfn);
+      await unit.invalidate(sent.descs, sent.labels);
     }
   }
 

@@ -13,7 +13,7 @@
 // to domain-selective, as cache_tag_flush_iotlb() does; so does an exact cover of more than
 // MAX_EXACT blocks (a span of terabytes), which no driver would send one by one.
 
-import { type Descriptor, IOTLB_GRAN, iotlbInvalidation } from './regs.ts';
+import { CC_GRAN, type Descriptor, IOTLB_GRAN, contextInvalidation, iotlbInvalidation } from './regs.ts';
 
 export const INVALIDATIONS = ['page-selective (exact blocks)', 'page-selective (one covering block)', 'domain-selective', 'global'] as const;
 
@@ -54,4 +54,27 @@ export function iotlbInvalidations(inval: number, did: number, lo: bigint, hi: b
 
 function bitLength(v: bigint): number {
   return v === 0n ? 0 : v.toString(2).length;
+}
+
+// After a present context entry is cleared (an attach or detach moving the device), the
+// context-cache invalidation the suite drew (AttachOp.inval), then the IOTLB of the DID the
+// entry held (§6.5.1: a context-cache invalidation is followed by an IOTLB invalidation):
+//
+//   0  device-selective (source-id and function mask 0), then domain-selective IOTLB: what
+//      Linux's intel_context_flush_no_pasid() sends
+//   1  domain-selective (the entry's DID), then domain-selective IOTLB
+//   2  global, then global IOTLB
+
+export const CONTEXT_INVALIDATIONS = ['context-cache device-selective', 'context-cache domain-selective', 'context-cache global'] as const;
+
+/** The descriptors after the context entry of `sid` holding `did` changed, by choice `inval`. */
+export function contextInvalidations(inval: number, did: number, sid: number): Sent {
+  switch (inval % CONTEXT_INVALIDATIONS.length) {
+    case 1:
+      return { descs: [contextInvalidation(CC_GRAN.DOMAIN, did), iotlbInvalidation(IOTLB_GRAN.DOMAIN, did)], labels: [`context-cache domain-selective did=${did}`, `IOTLB domain-selective did=${did}`] };
+    case 2:
+      return { descs: [contextInvalidation(CC_GRAN.GLOBAL), iotlbInvalidation(IOTLB_GRAN.GLOBAL, 0)], labels: ['context-cache global', 'IOTLB global'] };
+    default:
+      return { descs: [contextInvalidation(CC_GRAN.DEVICE, did, sid), iotlbInvalidation(IOTLB_GRAN.DOMAIN, did)], labels: [`context-cache device-selective sid=0x${sid.toString(16)}`, `IOTLB domain-selective did=${did}`] };
+  }
 }

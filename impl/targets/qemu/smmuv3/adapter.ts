@@ -9,8 +9,9 @@
 // - a paging domain is an ASID, a CD and 4-level stage-1 tables; attaching it writes the
 //   device's STE pointing at that CD (arm_smmu_make_cdtable_ste()); identity is a bypass STE,
 //   blocked an abort STE (arm_smmu_make_bypass_ste(), arm_smmu_make_abort_ste());
-// - an STE changes with V cleared first, each step followed by CFGI_STE and CMD_SYNC
-//   (arm_smmu_write_entry());
+// - an STE changes with V cleared first, each step followed by the configuration invalidation
+//   the suite drew (invalidation.ts: CFGI_STE as Linux, the bus's range, or CFGI_ALL) and
+//   CMD_SYNC (arm_smmu_write_entry());
 // - map writes leaves and sends nothing (invalid entries are never cached, §3.17);
 // - unmap clears leaves, then sends the TLB invalidation the suite drew (invalidation.ts);
 // - freeing a domain invalidates its ASID (free_io_pgtable_ops() → arm_smmu_tlb_inv_context()).
@@ -22,7 +23,7 @@ import { QemuCaseAdapter } from '../common/case-adapter.ts';
 import { KIT_OPS, coverage, subtract } from '../common/kit-core.ts';
 import type { QemuInstall } from '../common/machine.ts';
 import type { Transcript } from '../common/transcript.ts';
-import { tlbInvalidations } from './invalidation.ts';
+import { configInvalidation, tlbInvalidations } from './invalidation.ts';
 import { type Leaf, Stage1Table } from './pgtable.ts';
 import { type Ste, describeEvent, encodeCd, tlbiAsid } from './regs.ts';
 import { SmmuSystem } from './system.ts';
@@ -130,7 +131,7 @@ export class QemuSmmuv3Adapter extends QemuCaseAdapter<SmmuSystem, CaseState> {
           const cur = st.model.currentDomain(dev);
           const want = cur ? steOf(st.domains.get(cur.handle)!) : defaultSte(st.defaults[i]!);
           const sid = sys.sid(i);
-          if (!sameSte(sys.unit.ste(sid), want)) await sys.unit.setSte(sid, want);
+          if (!sameSte(sys.unit.ste(sid), want)) await sys.unit.setSte(sid, want, configInvalidation(op.inval ?? 0, sid));
         }
         break;
       case 'map': {

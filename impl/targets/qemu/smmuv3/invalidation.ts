@@ -13,7 +13,7 @@
 // A unit without RIL gets the per-leaf form for choice 1. More than MAX_OPS commands turn into
 // TLBI_NH_ASID, as Linux does past CMDQ_MAX_TLBI_OPS.
 
-import { type Command, tlbiAsid, tlbiNhAll, tlbiVa } from './regs.ts';
+import { type Command, cfgiAll, cfgiSte, cfgiSteRange, tlbiAsid, tlbiNhAll, tlbiVa } from './regs.ts';
 import type { Leaf } from './pgtable.ts';
 
 export const INVALIDATIONS = ['TLBI_NH_VA per leaf', 'TLBI_NH_VA range', 'TLBI_NH_ASID', 'TLBI_NH_ALL'] as const;
@@ -93,4 +93,25 @@ function ctz(v: bigint): number {
 
 function log2(v: bigint): number {
   return v.toString(2).length - 1;
+}
+
+// After a device's STE changes (an attach or detach moving it), the configuration invalidation
+// the suite drew (AttachOp.inval), sent at each step of the update (§4.3, §3.21):
+//
+//   0  CFGI_STE of the device's StreamID: what arm_smmu_sync_ste_for_sid() sends
+//   1  CFGI_STE_RANGE over the 256 StreamIDs of its bus (Range = 7)
+//   2  CFGI_ALL (CFGI_STE_RANGE with Range = 31)
+
+export const CONFIG_INVALIDATIONS = ['CFGI_STE', 'CFGI_STE_RANGE (bus)', 'CFGI_ALL'] as const;
+
+/** The command after the STE of `sid` changed, by choice `inval`. */
+export function configInvalidation(inval: number, sid: number): Sent {
+  switch (inval % CONFIG_INVALIDATIONS.length) {
+    case 1:
+      return { cmds: [cfgiSteRange(sid, 7)], labels: [`CFGI_STE_RANGE sid=0x${sid.toString(16)} range=7`] };
+    case 2:
+      return { cmds: [cfgiAll()], labels: ['CFGI_ALL'] };
+    default:
+      return { cmds: [cfgiSte(sid)], labels: [`CFGI_STE sid=0x${sid.toString(16)}`] };
+  }
 }

@@ -165,7 +165,9 @@ const op = (code: number): bigint => BigInt(code);
 const sidField = (sid: number): bigint => BigInt(sid) << 32n;
 
 export const cfgiSte = (sid: number): Command => [op(OP.CFGI_STE) | sidField(sid), 1n /* Leaf */];
-export const cfgiAll = (): Command => [op(OP.CFGI_STE_RANGE), 31n];
+/** The 2^(range+1) StreamIDs from `sid` rounded down to that size (§4.3.2). */
+export const cfgiSteRange = (sid: number, range: number): Command => [op(OP.CFGI_STE_RANGE) | sidField(sid), BigInt(range)];
+export const cfgiAll = (): Command => cfgiSteRange(0, 31);
 export const cfgiCd = (sid: number): Command => [op(OP.CFGI_CD) | sidField(sid), 1n];
 /** Everything non-secure, both stages (what Linux sends at reset). */
 export const tlbiNsnhAll = (): Command => [op(OP.TLBI_NSNH_ALL), 0n];

@@ -9,6 +9,7 @@
 import type { GuestPages } from '../common/guest-pages.ts';
 import type { Qtest } from '../common/qtest.ts';
 import type { Label } from '../common/transcript.ts';
+import { type Sent, configInvalidation } from './invalidation.ts';
 import {
   CERROR, CR0, type Command, EVENT_BYTES, type Event, type Features, REG, SMMU_BASE, STE_WORDS, type Ste,
   cfgiAll, cfgiSte, decodeEvent, decodeFeatures, encodeSte, sync, tlbiNsnhAll,
@@ -98,20 +99,21 @@ export class SmmuUnit {
 
   /**
    * Replaces a device's STE as arm_smmu_write_entry() does when no hitless update exists: V
-   * cleared and synced (CFGI_STE + SYNC), the rest written, then the first word, synced again.
+   * cleared and synced, the rest written, then the first word, synced again; each sync is the
+   * configuration invalidation given (CFGI_STE by default) and a CMD_SYNC.
    */
-  async setSte(sid: number, next: Ste): Promise<void> {
+  async setSte(sid: number, next: Ste, sync: Sent = configInvalidation(0, sid)): Promise<void> {
     const at = this.steAddress(sid);
     this.mem.write64(at, 0n);
     await this.mem.flush();
-    await this.submit([cfgiSte(sid)], [`CFGI_STE sid=0x${sid.toString(16)}`]);
+    await this.submit(sync.cmds, sync.labels);
     const words = encodeSte(next);
     for (let i = 1; i < STE_WORDS; i++) this.mem.write64(at + BigInt(i) * 8n, words[i]!);
     await this.mem.flush();
     this.mem.write64(at, words[0]!);
     this.stes.set(sid, next);
     await this.mem.flush();
-    await this.submit([cfgiSte(sid)], [`CFGI_STE sid=0x${sid.toString(16)}`]);
+    await this.submit(sync.cmds, sync.labels);
   }
 
   /**
