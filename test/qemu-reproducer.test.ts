@@ -181,6 +181,12 @@ describe('SMMUv3: an access beyond the 48-bit input range is neither translated 
 });
 
 describe('the reproducers committed under docs/upstream/reproducers', () => {
+  test('there is one per write-up that names a reproducer directory', () => {
+    const named = readdirSync(join(ROOT, 'docs/upstream')).filter((f) => f.endsWith('.md') && f !== 'README.md')
+      .flatMap((f) => [...readFileSync(join(ROOT, 'docs/upstream', f), 'utf8').matchAll(/\(reproducers\/([\w.-]+)\/\)/g)].map((m) => m[1]!));
+    expect([...new Set(named)].sort()).toEqual(COMMITTED_DIRS);
+  });
+
   for (const name of COMMITTED_DIRS) {
     test(`${name}: \`reproduce --suite sid\` writes it again from its trace.json, and it exits as its README claims for 11.1`, { timeout: 120_000 }, (ctx) => {
       const sid = requireQemuOf(ctx, 'sid', `the committed reproducer ${name}`);
