@@ -71,6 +71,8 @@ export function notSupported(rule: Rule, caps: Capabilities, policies: Policies,
     const why = policyDef(key)?.inapplicable?.[policies[key]];
     if (why) return `${key}=${policies[key]}: ${why}`;
   }
+  const only = rule.onlyUnder;
+  if (only && !only.values.includes(policies[only.policy])) return `${only.policy}=${policies[only.policy]}: ${only.why}`;
   if (!supervised && (rule.id === 'ADAPTER-CRASH' || rule.id === 'ADAPTER-TIMEOUT')) return 'an adapter object run in the caller\'s process is not supervised: nothing can see it crash or hang (the command line and loadAdapter run it in a process of its own)';
   return null;
 }

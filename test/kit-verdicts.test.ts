@@ -72,3 +72,12 @@ test('unmap, attach and detach carry a drawn invalidation (0..3) only for an ada
     expect([...draw({}, kind)], kind).toEqual([undefined]);
   }
 });
+
+test('TLB-REMOVED has nothing to check where an unmap never removes beyond the request: NOT_SUPPORTED with the policy, never UNCHECKED or PASS', async () => {
+  for (const [partial, status] of [['refuse', 'NOT_SUPPORTED'], ['split', 'NOT_SUPPORTED'], ['whole-leaf', 'PASS']] as const) {
+    const r = await runSuite(new ReferenceAdapter({ policies: { partial_unmap: partial } }), { adapterSpec: 'ref', seed: 5, runs: 60, maxSteps: 30, minOpsPerKind: 0, maxSkipRate: 1, families: ['symmetric-unmap', 'iotlb'] });
+    const row = r.rules.find((x) => x.id === 'TLB-REMOVED')!;
+    expect(row.status, partial).toBe(status);
+    if (status === 'NOT_SUPPORTED') expect(row.reason).toBe(`partial_unmap=${partial}: an unmap removes nothing beyond the range asked, so nothing beyond it is left to invalidate`);
+  }
+});

@@ -39,7 +39,7 @@ export const IOTLB_RULES: readonly Rule[] = [
     level: 'MUST',
     title: 'Unmap invalidates everything it removed',
     statement:
-      'When an unmap removes more than was asked (partial_unmap=whole-leaf, unmap_hole=skip), everything it removed is invalidated with the rest: ' +
+      'When an unmap removes more than was asked (partial_unmap=whole-leaf: the whole leaves it cut), everything it removed is invalidated with the rest: ' +
       'in a strict domain no device reaches any of it once unmap has returned. A gather that covers only the requested range breaks this.',
     sources: [
       'linux:include/linux/iommu.h iommu_iotlb_gather_add_range() (the gather must cover what the driver removed)',
@@ -47,5 +47,6 @@ export const IOTLB_RULES: readonly Rule[] = [
     ],
     policies: ['partial_unmap'],
     capabilities: [],
+    onlyUnder: { policy: 'partial_unmap', values: ['whole-leaf'], why: 'an unmap removes nothing beyond the range asked, so nothing beyond it is left to invalidate' },
   },
 ];

@@ -29,4 +29,9 @@ export interface Rule {
   policies: PolicyKey[];
   /** Capabilities without which the rule cannot be checked (NOT_SUPPORTED). */
   capabilities: CapabilityName[];
+  /**
+   * A policy outside whose values nothing the rule forbids can happen (NOT_SUPPORTED, with `why`):
+   * a rule about what an unmap removes beyond the request has nothing to check where none is.
+   */
+  onlyUnder?: { policy: PolicyKey; values: readonly string[]; why: string };
 }
