@@ -5,12 +5,12 @@
 // exits 1, so the assertions can fail.
 
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { type DebianSuite, FIRMWARE, type QemuArch, type QemuInstall, SUITES, qemuRelease } from '../impl/targets/qemu/common/machine.ts';
-import { SCRIPT_FILE, exportReproducer } from '../impl/targets/qemu/common/reproducer/export.ts';
+import { RUNNER, SCRIPT_FILE, exportReproducer } from '../impl/targets/qemu/common/reproducer/export.ts';
 import { INTEL_IOMMU_REPRODUCER } from '../impl/targets/qemu/intel-iommu/reproducer.ts';
 import { TOPOLOGIES as VTD_TOPOLOGIES } from '../impl/targets/qemu/intel-iommu/topologies.ts';
 import { SMMUV3_REPRODUCER } from '../impl/targets/qemu/smmuv3/reproducer.ts';
@@ -64,9 +64,13 @@ function claimedExit(readme: string, release: string): number | undefined {
   return recorded ? (recorded[1] === 'the divergence' ? 1 : 0) : undefined;
 }
 
-/** The exported script run as a QEMU developer would: python3, the runner beside it, their QEMU. */
+/**
+ * The exported script run as a QEMU developer would: python3, the runner beside it (an export
+ * carries its copy; the committed directories share the project's one), their QEMU.
+ */
 function runScript(dir: string, q: QemuInstall, extra: string[] = []): { code: number | null; out: string } {
-  const r = spawnSync('python3', [join(dir, 'run-qtest.py'), join(dir, SCRIPT_FILE), q.binary, ...(extra.length ? ['--', ...extra] : [])], { encoding: 'utf8', timeout: 60_000 });
+  const runner = existsSync(join(dir, 'run-qtest.py')) ? join(dir, 'run-qtest.py') : RUNNER;
+  const r = spawnSync('python3', [runner, join(dir, SCRIPT_FILE), q.binary, ...(extra.length ? ['--', ...extra] : [])], { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: `${r.stdout}${r.stderr}`.trim() };
 }
 
@@ -197,7 +201,10 @@ describe('the reproducers committed under docs/upstream/reproducers', () => {
       expect(r.status, r.stderr).toBe(0);
       const release = qemuRelease(sid);
       expect(r.stdout).toMatch(new RegExp(`^${rule}: wrote .* \\(recorded on QEMU ${release.replace('.', '\\.')}\\.\\d+ .*: the last op gave .*\\)$`, 'm'));
-      for (const file of [SCRIPT_FILE, 'run-qtest.py']) expect(readFileSync(join(out, file), 'utf8'), `${name}/${file}`).toBe(readFileSync(join(dir, file), 'utf8'));
+      expect(readFileSync(join(out, SCRIPT_FILE), 'utf8'), `${name}/${SCRIPT_FILE}`).toBe(readFileSync(join(dir, SCRIPT_FILE), 'utf8'));
+      // An export carries the runner, byte for byte the project's; the committed directory does not repeat it.
+      expect(readFileSync(join(out, 'run-qtest.py'), 'utf8')).toBe(readFileSync(RUNNER, 'utf8'));
+      expect(existsSync(join(dir, 'run-qtest.py')), `${name}: run-qtest.py is the project's one, not a copy`).toBe(false);
       const claimed = claimedExit(readFileSync(join(dir, 'README.md'), 'utf8'), release);
       expect(claimed, `${name}/README.md says nothing of QEMU ${release}`).toBeDefined();
       const run = runScript(dir, sid);
