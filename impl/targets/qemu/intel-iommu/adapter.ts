@@ -1,8 +1,8 @@
-// QEMU's intel-iommu (VT-d) through the guest-driver kit. The device has no notion of domains,
-// maps or errnos: a driver's software decides those, and here that software is the kit's core
-// layer, the reference model's API semantics under VT-d's policy (a partial unmap removes whole
-// leaves), declared in hello as the kit's (AdapterInfo.kit) so no rule is credited to QEMU for
-// them. What QEMU is judged on is what the hardware does with what the driver programs: every
+// QEMU's intel-iommu (VT-d) through the guest-driver kit (../common/kit-adapter.ts). The device
+// has no notion of domains, maps or errnos: a driver's software decides those, and here that
+// software is the kit's core layer, the reference model's API semantics under VT-d's policy (a
+// partial unmap removes whole leaves), declared in hello as the kit's (AdapterInfo.kit) so no
+// rule is credited to QEMU for them. What QEMU is judged on is what the hardware does with what the driver programs: every
 // `dma` is a real edu access through the unit, answered from the unit's fault record and, for
 // writes, from where the byte landed.
 //
@@ -18,21 +18,15 @@
 // - unmap clears leaves, then sends the IOTLB invalidation the suite drew (invalidation.ts)
 //   and waits for it.
 
-import {
-  type AdapterInfo, type DmaOp, type Op, type Outcome, PROT, type Topology, isFailure, resolvePolicies,
-} from '../../../../spec/index.ts';
-import { ReferenceModel } from '../../../reference/model.ts';
-import { greedyRuns } from '../../../reference/pgsize.ts';
-import { QemuCaseAdapter } from '../common/case-adapter.ts';
-import { KIT_OPS, coverage, subtract } from '../common/kit-core.ts';
-import type { QemuInstall } from '../common/machine.ts';
-import { PCI_DEVFN, EDU_SLOTS } from '../common/machine.ts';
-import type { Transcript } from '../common/transcript.ts';
+import { type DmaOp, type Outcome, PROT, type Topology } from '../../../../spec/index.ts';
+import { type DomainKind, GuestDriverKit, type KitCase, type KitOptions } from '../common/kit-adapter.ts';
+import type { Interval } from '../common/kit-core.ts';
+import { EDU_SLOTS, PCI_DEVFN } from '../common/machine.ts';
 import { contextInvalidations, iotlbInvalidations } from './invalidation.ts';
 import { SecondLevelTable } from './pgtable.ts';
 import { type ContextEntry, TT } from './regs.ts';
 import { VtdSystem } from './system.ts';
-import { ADDRESS_BITS, TOPOLOGIES, machineFor } from './topologies.ts';
+import { ADDRESS_BITS, TOPOLOGIES } from './topologies.ts';
 
 /** Linux's identity domain ID (FLPT_DEFAULT_DID); paging domains count up from the next. */
 const IDENTITY_DID = 1;
@@ -43,47 +37,22 @@ const POLICIES = { partial_unmap: 'whole-leaf', write_only_read: 'fault' } as co
 export const KIT_NAME = 'iommu-conformance VT-d guest driver (core layer: the reference API semantics)';
 
 interface KitDomain {
-  type: 'paging' | 'identity' | 'blocked';
+  type: DomainKind;
   did: number;
   table: SecondLevelTable | null;
 }
 
-interface CaseState {
-  model: ReferenceModel;
-  devices: Map<string, number>;
-  domains: Map<string, KitDomain>;
+interface CaseState extends KitCase<KitDomain> {
   /** The context each edu's devfn holds now, or null for none. */
   contexts: (ContextEntry | null)[];
-  defaults: ('identity' | 'blocked')[];
   nextDid: number;
 }
 
-export interface VtdAdapterOptions {
-  install: QemuInstall;
-  replyTimeoutMs?: number;
-  /** A deliberately broken kit: no IOTLB invalidation after an unmap (the suite must catch it). */
-  skipUnmapInvalidation?: boolean;
-  /** Records every qtest command (a reproducer being exported). */
-  recorder?: Transcript;
-}
+export type VtdAdapterOptions = KitOptions;
 
-export class QemuIntelIommuAdapter extends QemuCaseAdapter<VtdSystem, CaseState> {
-  constructor(private readonly opts: VtdAdapterOptions) {
-    super();
-  }
-
-  hello(): AdapterInfo {
-    return {
-      name: 'qemu-intel-iommu',
-      version: this.opts.install.version,
-      profile: 'linux',
-      policies: { ...POLICIES },
-      // iova_to_phys is a software walk in Linux (the kit's, not QEMU's); the edu cannot show
-      // which page a read reached; the invalidation after an unmap is the suite's to draw.
-      capabilities: { iova_to_phys: false, dma_phys: false, invalidation_choice: true },
-      topologies: [...TOPOLOGIES],
-      kit: { name: KIT_NAME, ops: [...KIT_OPS] },
-    };
+export class QemuIntelIommuAdapter extends GuestDriverKit<VtdSystem, KitDomain, CaseState> {
+  constructor(opts: VtdAdapterOptions) {
+    super(opts, { name: 'qemu-intel-iommu', arch: 'VT-d', kitName: KIT_NAME, policies: POLICIES, topologies: TOPOLOGIES });
   }
 
   protected startMachine(): Promise<VtdSystem> {
@@ -91,76 +60,38 @@ export class QemuIntelIommuAdapter extends QemuCaseAdapter<VtdSystem, CaseState>
   }
 
   protected async begin(t: Topology, sys: VtdSystem): Promise<CaseState> {
-    const m = machineFor(t);
-    if (typeof m === 'string') throw new Error(`topology not supported by this target: ${m}`);
+    const core = this.coreCase(t);
     await sys.unit.reset();
-    const defaults = t.devices.map((d) => t.groups.find((g) => g.name === d.group)!.defaultDomain as 'identity' | 'blocked');
-    const st: CaseState = {
-      model: new ReferenceModel(t, resolvePolicies('linux', POLICIES), { iova_to_phys: false, dma_phys: false }),
-      devices: new Map(m.devices.map((d, i) => [d, i])),
-      domains: new Map(),
-      contexts: EDU_SLOTS.map(() => null),
-      defaults,
-      nextDid: IDENTITY_DID + 1,
-    };
-    for (const [i] of defaults.entries()) await this.program(sys, st, i, defaultContext(defaults[i]!));
+    const st: CaseState = { ...core, contexts: EDU_SLOTS.map(() => null), nextDid: IDENTITY_DID + 1 };
+    for (const [i, kind] of st.defaults.entries()) await this.program(sys, st, i, defaultContext(kind));
     return st;
   }
 
-  protected async run(op: Op, sys: VtdSystem, st: CaseState): Promise<Outcome> {
-    if (op.op === 'dma') return this.dma(op, sys, st);
-    if (!KIT_OPS.includes(op.op)) return { err: 'ENOSYS', msg: `the VT-d kit has no ${op.op}` };
-    // The core layer decides; the driver then makes the unit do what it decided.
-    const before = op.op === 'unmap' ? coverage(st.model, op.domain, op.iova, op.size) : [];
-    const out = st.model.act(op);
-    if (isFailure(out)) return out;
-    switch (op.op) {
-      case 'domain_alloc': {
-        const type = op.type === 'identity' || op.type === 'blocked' ? op.type : 'paging';
-        const did = type === 'identity' ? IDENTITY_DID : st.nextDid++;
-        st.domains.set(op.domain, { type, did, table: type === 'paging' ? new SecondLevelTable(sys.mem, LEVELS) : null });
-        await sys.mem.flush();
-        break;
-      }
-      case 'domain_free':
-        st.domains.delete(op.domain);
-        break;
-      case 'attach':
-      case 'detach':
-        // The core layer says where each device now is (a detach naming a domain the device is
-        // not in changes nothing, as iommu_detach_device() returns): the contexts follow it.
-        for (const [dev, i] of st.devices) {
-          const cur = st.model.currentDomain(dev);
-          const want = cur ? contextOf(st.domains.get(cur.handle)!) : defaultContext(st.defaults[i]!);
-          if (!sameContext(st.contexts[i] ?? null, want)) await this.program(sys, st, i, want, op.inval ?? 0);
-        }
-        break;
-      case 'map': {
-        const d = st.domains.get(op.domain)!;
-        const pgsizes = st.model.domain(op.domain)!.pgsizes;
-        for (const run of greedyRuns(pgsizes, op.iova, op.paddr, op.size)) {
-          d.table!.setLeaves(run.iova, op.paddr + (run.iova - op.iova), run.pgsize, run.count, (op.prot & PROT.READ) !== 0, (op.prot & PROT.WRITE) !== 0);
-        }
-        await sys.mem.flush();
-        break;
-      }
-      case 'unmap': {
-        const d = st.domains.get(op.domain)!;
-        // What the core layer removed: what was mapped around the range before, less what is now.
-        const gone = subtract(before, coverage(st.model, op.domain, op.iova, op.size));
-        if (gone.length === 0) break;
-        for (const [lo, hi] of gone) d.table!.clearRange(lo, hi);
-        await sys.mem.flush();
-        // One gather for the whole unmap, as Linux's iommu_iotlb_gather: from the first byte removed to the last.
-        if (this.opts.skipUnmapInvalidation) break;
-        const sent = iotlbInvalidations(op.inval ?? 0, d.did, gone[0]![0], gone.at(-1)![1], sys.unit.cap);
-        await sys.unit.invalidate(sent.descs, sent.labels);
-        break;
-      }
-      default:
-        break;
-    }
-    return out;
+  protected allocate(type: DomainKind, sys: VtdSystem, st: CaseState): KitDomain {
+    return { type, did: type === 'identity' ? IDENTITY_DID : st.nextDid++, table: type === 'paging' ? new SecondLevelTable(sys.mem, LEVELS) : null };
+  }
+
+  /** Legacy mode keeps nothing of a domain no context entry names (its IOTLB went with the last one). */
+  protected release(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  protected async place(sys: VtdSystem, st: CaseState, i: number, d: KitDomain | null, inval: number): Promise<void> {
+    const want = d ? contextOf(d) : defaultContext(st.defaults[i]!);
+    if (!sameContext(st.contexts[i] ?? null, want)) await this.program(sys, st, i, want, inval);
+  }
+
+  protected setLeaves(d: KitDomain, iova: bigint, paddr: bigint, pgsize: bigint, count: bigint, prot: number): void {
+    d.table!.setLeaves(iova, paddr, pgsize, count, (prot & PROT.READ) !== 0, (prot & PROT.WRITE) !== 0);
+  }
+
+  protected async removeLeaves(sys: VtdSystem, d: KitDomain, gone: readonly Interval[], inval: number | null): Promise<void> {
+    for (const [lo, hi] of gone) d.table!.clearRange(lo, hi);
+    await sys.mem.flush();
+    if (inval === null) return;
+    // One gather for the whole unmap, as Linux's iommu_iotlb_gather: from the first byte removed to the last.
+    const sent = iotlbInvalidations(inval, d.did, gone[0]![0], gone.at(-1)![1], sys.unit.cap);
+    await sys.unit.invalidate(sent.descs, sent.labels);
   }
 
   /**
@@ -186,7 +117,7 @@ export class QemuIntelIommuAdapter extends QemuCaseAdapter<VtdSystem, CaseState>
     }
   }
 
-  private async dma(op: DmaOp, sys: VtdSystem, st: CaseState): Promise<Outcome> {
+  protected async access(op: DmaOp, sys: VtdSystem, st: CaseState): Promise<Outcome> {
     // Legacy mode has no PASIDs: a PASID-tagged request reaches nothing.
     if (op.pasid !== undefined || op.pasidOf !== undefined) return { err: 'FAULT', msg: 'no PASIDs in VT-d legacy mode' };
     const i = st.devices.get(op.dev);

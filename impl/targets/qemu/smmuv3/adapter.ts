@@ -1,4 +1,4 @@
-// QEMU's SMMUv3 through the guest-driver kit. As for VT-d (../intel-iommu/adapter.ts), the kit's
+// QEMU's SMMUv3 through the guest-driver kit (../common/kit-adapter.ts). As for VT-d, the kit's
 // core layer (common/kit-core.ts) answers every op but a device access, under the policies of
 // Linux's stage-1 io-pgtable-arm since v6.13 (a partial unmap stops at the leaf, nothing of it
 // removed; stage 1 has no write-only encoding), and QEMU is judged on what the unit does with
@@ -16,65 +16,37 @@
 // - unmap clears leaves, then sends the TLB invalidation the suite drew (invalidation.ts);
 // - freeing a domain invalidates its ASID (free_io_pgtable_ops() → arm_smmu_tlb_inv_context()).
 
-import { type AdapterInfo, type DmaOp, type Op, type Outcome, type Topology, isFailure, resolvePolicies } from '../../../../spec/index.ts';
-import { ReferenceModel } from '../../../reference/model.ts';
-import { greedyRuns } from '../../../reference/pgsize.ts';
-import { QemuCaseAdapter } from '../common/case-adapter.ts';
-import { KIT_OPS, coverage, subtract } from '../common/kit-core.ts';
-import type { QemuInstall } from '../common/machine.ts';
-import type { Transcript } from '../common/transcript.ts';
+import type { DmaOp, Outcome, Topology } from '../../../../spec/index.ts';
+import { type DomainKind, GuestDriverKit, type KitCase, type KitOptions } from '../common/kit-adapter.ts';
+import type { Interval } from '../common/kit-core.ts';
+import type { DefaultKind } from '../common/kit-topologies.ts';
 import { configInvalidation, tlbInvalidations } from './invalidation.ts';
-import { type Leaf, Stage1Table } from './pgtable.ts';
+import { Stage1Table } from './pgtable.ts';
 import { type Ste, describeEvent, encodeCd, tlbiAsid } from './regs.ts';
 import { SmmuSystem } from './system.ts';
-import { OUTPUT_BITS, TOPOLOGIES, machineFor } from './topologies.ts';
+import { OUTPUT_BITS, TOPOLOGIES } from './topologies.ts';
 
 const POLICIES = { partial_unmap: 'refuse', write_only_read: 'allow' } as const;
 
 export const KIT_NAME = 'iommu-conformance SMMUv3 guest driver (core layer: the reference API semantics)';
 
 interface KitDomain {
-  type: 'paging' | 'identity' | 'blocked';
+  type: DomainKind;
   asid: number;
   table: Stage1Table | null;
   /** The domain's CD, shared by every device attached to it. */
   cd: bigint;
 }
 
-interface CaseState {
-  model: ReferenceModel;
-  devices: Map<string, number>;
-  domains: Map<string, KitDomain>;
-  defaults: ('identity' | 'blocked')[];
+interface CaseState extends KitCase<KitDomain> {
   nextAsid: number;
 }
 
-export interface SmmuAdapterOptions {
-  install: QemuInstall;
-  replyTimeoutMs?: number;
-  /** A deliberately broken kit: no TLB invalidation after an unmap (the suite must catch it). */
-  skipUnmapInvalidation?: boolean;
-  /** Records every qtest command (a reproducer being exported). */
-  recorder?: Transcript;
-}
+export type SmmuAdapterOptions = KitOptions;
 
-export class QemuSmmuv3Adapter extends QemuCaseAdapter<SmmuSystem, CaseState> {
-  constructor(private readonly opts: SmmuAdapterOptions) {
-    super();
-  }
-
-  hello(): AdapterInfo {
-    return {
-      name: 'qemu-smmuv3',
-      version: this.opts.install.version,
-      profile: 'linux',
-      policies: { ...POLICIES },
-      // iova_to_phys is a software walk in Linux (the kit's, not QEMU's); which page a read
-      // reached is checked, not reported; the invalidation after an unmap is the suite's to draw.
-      capabilities: { iova_to_phys: false, dma_phys: false, invalidation_choice: true },
-      topologies: [...TOPOLOGIES],
-      kit: { name: KIT_NAME, ops: [...KIT_OPS] },
-    };
+export class QemuSmmuv3Adapter extends GuestDriverKit<SmmuSystem, KitDomain, CaseState> {
+  constructor(opts: SmmuAdapterOptions) {
+    super(opts, { name: 'qemu-smmuv3', arch: 'SMMUv3', kitName: KIT_NAME, policies: POLICIES, topologies: TOPOLOGIES });
   }
 
   protected startMachine(): Promise<SmmuSystem> {
@@ -82,85 +54,45 @@ export class QemuSmmuv3Adapter extends QemuCaseAdapter<SmmuSystem, CaseState> {
   }
 
   protected async begin(t: Topology, sys: SmmuSystem): Promise<CaseState> {
-    const m = machineFor(t);
-    if (typeof m === 'string') throw new Error(`topology not supported by this target: ${m}`);
-    const defaults = t.devices.map((d) => t.groups.find((g) => g.name === d.group)!.defaultDomain as 'identity' | 'blocked');
+    const core = this.coreCase(t);
     const sids = sys.edus.map((_, i) => sys.sid(i));
-    await sys.unit.reset(sids, (sid) => defaultSte(defaults[sids.indexOf(sid)] ?? 'blocked'));
-    return {
-      model: new ReferenceModel(t, resolvePolicies('linux', POLICIES), { iova_to_phys: false, dma_phys: false }),
-      devices: new Map(m.devices.map((d, i) => [d, i])),
-      domains: new Map(),
-      defaults,
-      nextAsid: 1,
-    };
+    await sys.unit.reset(sids, (sid) => defaultSte(core.defaults[sids.indexOf(sid)] ?? 'blocked'));
+    // ASIDs count up within a case and start again at 1 after the reset's TLBI_NSNH_ALL.
+    return { ...core, nextAsid: 1 };
   }
 
-  protected async run(op: Op, sys: SmmuSystem, st: CaseState): Promise<Outcome> {
-    if (op.op === 'dma') return this.dma(op, sys, st);
-    if (!KIT_OPS.includes(op.op)) return { err: 'ENOSYS', msg: `the SMMUv3 kit has no ${op.op}` };
-    const before = op.op === 'unmap' ? coverage(st.model, op.domain, op.iova, op.size) : [];
-    const out = st.model.act(op);
-    if (isFailure(out)) return out;
-    switch (op.op) {
-      case 'domain_alloc': {
-        const type = op.type === 'identity' || op.type === 'blocked' ? op.type : 'paging';
-        if (type !== 'paging') {
-          st.domains.set(op.domain, { type, asid: 0, table: null, cd: 0n });
-          break;
-        }
-        // ASIDs count up within a case and start again at 1 after the reset's TLBI_NSNH_ALL.
-        const asid = st.nextAsid++;
-        const table = new Stage1Table(sys.mem);
-        const cd = sys.mem.alloc();
-        encodeCd({ asid, ttb0: table.root, inputBits: table.inputBits, outputBits: OUTPUT_BITS }).forEach((w, i) => sys.mem.write64(cd + BigInt(i) * 8n, w));
-        st.domains.set(op.domain, { type, asid, table, cd });
-        await sys.mem.flush();
-        break;
-      }
-      case 'domain_free': {
-        const d = st.domains.get(op.domain)!;
-        st.domains.delete(op.domain);
-        if (d.table) await sys.unit.submit([tlbiAsid(d.asid)], [`TLBI_NH_ASID asid=${d.asid}`]);
-        break;
-      }
-      case 'attach':
-      case 'detach':
-        // The core layer says where each device now is; the STEs follow it.
-        for (const [dev, i] of st.devices) {
-          const cur = st.model.currentDomain(dev);
-          const want = cur ? steOf(st.domains.get(cur.handle)!) : defaultSte(st.defaults[i]!);
-          const sid = sys.sid(i);
-          if (!sameSte(sys.unit.ste(sid), want)) await sys.unit.setSte(sid, want, configInvalidation(op.inval ?? 0, sid));
-        }
-        break;
-      case 'map': {
-        const d = st.domains.get(op.domain)!;
-        const pgsizes = st.model.domain(op.domain)!.pgsizes;
-        for (const run of greedyRuns(pgsizes, op.iova, op.paddr, op.size)) {
-          d.table!.setLeaves(run.iova, op.paddr + (run.iova - op.iova), run.pgsize, run.count, op.prot);
-        }
-        await sys.mem.flush();
-        break;
-      }
-      case 'unmap': {
-        const d = st.domains.get(op.domain)!;
-        const gone = subtract(before, coverage(st.model, op.domain, op.iova, op.size));
-        if (gone.length === 0) break;
-        const leaves: Leaf[] = gone.flatMap(([lo, hi]) => d.table!.clearRange(lo, hi));
-        await sys.mem.flush();
-        if (this.opts.skipUnmapInvalidation) break;
-        const sent = tlbInvalidations(op.inval ?? 0, d.asid, leaves, sys.unit.features);
-        await sys.unit.submit(sent.cmds, sent.labels);
-        break;
-      }
-      default:
-        break;
-    }
-    return out;
+  protected allocate(type: DomainKind, sys: SmmuSystem, st: CaseState): KitDomain {
+    if (type !== 'paging') return { type, asid: 0, table: null, cd: 0n };
+    const asid = st.nextAsid++;
+    const table = new Stage1Table(sys.mem);
+    const cd = sys.mem.alloc();
+    encodeCd({ asid, ttb0: table.root, inputBits: table.inputBits, outputBits: OUTPUT_BITS }).forEach((w, i) => sys.mem.write64(cd + BigInt(i) * 8n, w));
+    return { type, asid, table, cd };
   }
 
-  private async dma(op: DmaOp, sys: SmmuSystem, st: CaseState): Promise<Outcome> {
+  protected async release(d: KitDomain, sys: SmmuSystem): Promise<void> {
+    if (d.table) await sys.unit.submit([tlbiAsid(d.asid)], [`TLBI_NH_ASID asid=${d.asid}`]);
+  }
+
+  protected async place(sys: SmmuSystem, st: CaseState, i: number, d: KitDomain | null, inval: number): Promise<void> {
+    const want = d ? steOf(d) : defaultSte(st.defaults[i]!);
+    const sid = sys.sid(i);
+    if (!sameSte(sys.unit.ste(sid), want)) await sys.unit.setSte(sid, want, configInvalidation(inval, sid));
+  }
+
+  protected setLeaves(d: KitDomain, iova: bigint, paddr: bigint, pgsize: bigint, count: bigint, prot: number): void {
+    d.table!.setLeaves(iova, paddr, pgsize, count, prot);
+  }
+
+  protected async removeLeaves(sys: SmmuSystem, d: KitDomain, gone: readonly Interval[], inval: number | null): Promise<void> {
+    const leaves = gone.flatMap(([lo, hi]) => d.table!.clearRange(lo, hi));
+    await sys.mem.flush();
+    if (inval === null) return;
+    const sent = tlbInvalidations(inval, d.asid, leaves, sys.unit.features);
+    await sys.unit.submit(sent.cmds, sent.labels);
+  }
+
+  protected async access(op: DmaOp, sys: SmmuSystem, st: CaseState): Promise<Outcome> {
     // The STEs carry no substreams (S1CDMax 0, and QEMU's SMMU has none): a PASID reaches nothing.
     if (op.pasid !== undefined || op.pasidOf !== undefined) return { err: 'FAULT', msg: 'no substreams (PASIDs) in this configuration' };
     const i = st.devices.get(op.dev);
@@ -201,7 +133,7 @@ function steOf(d: KitDomain): Ste {
   return { config: 'stage1', cd: d.cd };
 }
 
-function defaultSte(kind: 'identity' | 'blocked'): Ste {
+function defaultSte(kind: DefaultKind): Ste {
   return kind === 'identity' ? { config: 'bypass' } : { config: 'abort' };
 }
 
