@@ -13,13 +13,15 @@ interface Column {
   suite: string;
   available: boolean;
   unavailable?: string;
+  /** The version has no such device. */
+  absent?: string;
 }
 
 interface Row {
   rule: string;
   causes: string[];
-  /** Per column: found there, not found, or the version did not run. */
-  seen: ('found' | 'absent' | 'not run')[];
+  /** Per column: found there, not found, the version did not run, or it has no such device. */
+  seen: ('found' | 'absent' | 'not run' | 'no device')[];
 }
 
 export function writeMatrices(outcomes: readonly [Target, TargetOutcome][], dir = 'reports/third-party'): string[] {
@@ -28,12 +30,12 @@ export function writeMatrices(outcomes: readonly [Target, TargetOutcome][], dir 
   const files: string[] = [];
   makeDir(dir);
   for (const [matrix, versions] of byMatrix) {
-    const columns: Column[] = versions.map(([t, o]) => ({ name: reportName(t, o), suite: t.suite ?? '', available: o.available, ...(o.unavailable ? { unavailable: o.unavailable } : {}) }));
+    const columns: Column[] = versions.map(([t, o]) => ({ name: reportName(t, o), suite: t.suite ?? '', available: o.available, ...(o.unavailable ? { unavailable: o.unavailable } : {}), ...(o.absent ? { absent: o.absent } : {}) }));
     const rows = new Map<string, Row>();
     versions.forEach(([, o], col) => {
       for (const f of o.findings) {
         const key = `${f.rule} ${f.causes.map((c) => c.id).join(',')}`;
-        const row = rows.get(key) ?? { rule: f.rule, causes: f.causes.map((c) => c.id), seen: versions.map(([, v]) => (v.available ? 'absent' : 'not run')) };
+        const row = rows.get(key) ?? { rule: f.rule, causes: f.causes.map((c) => c.id), seen: versions.map(([, v]) => (v.available ? 'absent' : v.absent ? 'no device' : 'not run')) };
         row.seen[col] = 'found';
         rows.set(key, row);
       }
@@ -47,9 +49,9 @@ export function writeMatrices(outcomes: readonly [Target, TargetOutcome][], dir 
       `# ${matrix}: findings by version`, '',
       `| rule | causes | ${columns.map((c) => `${c.name} (${c.suite})`).join(' | ')} |`,
       `|---|---|${columns.map(() => '---').join('|')}|`,
-      ...[...rows.values()].map((r) => `| ${r.rule} | ${r.causes.join(', ') || '**not judged**'} | ${r.seen.map((x) => (x === 'found' ? 'found' : x === 'absent' ? '—' : 'not run')).join(' | ')} |`),
+      ...[...rows.values()].map((r) => `| ${r.rule} | ${r.causes.join(', ') || '**not judged**'} | ${r.seen.map((x) => (x === 'found' ? 'found' : x === 'absent' ? '—' : x)).join(' | ')} |`),
       '',
-      ...columns.filter((c) => !c.available).map((c) => `${c.name}: not run (${c.unavailable}).`),
+      ...columns.filter((c) => !c.available).map((c) => (c.absent ? `${c.name}: no device (${c.absent}).` : `${c.name}: not run (${c.unavailable}).`)),
       '',
       '## Causes', '',
       ...[...causes.values()].map((c) => {

@@ -9,8 +9,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { makeDir } from './make-dir.ts';
 import { dirname, join } from 'node:path';
 import { ConfigError, ruleById } from '../spec/index.ts';
-import { type DebianSuite, type QemuArch, SUITES } from '../impl/targets/qemu/common/machine.ts';
-import { SUITE_ENV } from '../impl/targets/qemu/common/suite-choice.ts';
+import { type DebianSuite, type QemuArch, SUITES, findQemu, qemuHasDevice } from '../impl/targets/qemu/common/machine.ts';
+import { SUITE_ENV, deviceAbsent } from '../impl/targets/qemu/common/suite-choice.ts';
 import { loadAdapter } from './adapters.ts';
 import { findingText } from './report-text.ts';
 import { writeMatrices } from './target-matrix.ts';
@@ -25,6 +25,8 @@ export interface Target {
   /** The Debian suite the version comes from, and the emulator it runs. */
   suite?: DebianSuite;
   arch?: QemuArch;
+  /** The QEMU `-device` the target drives: a version without it is reported as such, never run. */
+  device?: string;
   title: string;
   /** Scripts (project-relative, with their arguments) that fetch and build it; each exits non-zero with one line on failure. */
   prepare: string[];
@@ -40,9 +42,9 @@ export interface Target {
 }
 
 /** One target per Debian suite: the same adapter module on bookworm's, trixie's and sid's QEMU. */
-function qemuMatrix(matrix: string, what: string, dir: string, runs: number, arch: QemuArch = 'x86_64'): Target[] {
+function qemuMatrix(matrix: string, what: string, dir: string, runs: number, arch: QemuArch = 'x86_64', device?: string): Target[] {
   return SUITES.map((suite) => ({
-    id: `${matrix}@${suite}`, matrix, suite, arch,
+    id: `${matrix}@${suite}`, matrix, suite, arch, ...(device ? { device } : {}),
     title: `${what} in Debian ${suite}'s QEMU (qemu-system-${arch}), driven over qtest`,
     prepare: [`scripts/fetch-qemu-suite.sh ${suite} ${arch}`],
     adapter: `${dir}/module.ts`,
@@ -113,6 +115,8 @@ export interface TargetOutcome {
   available: boolean;
   /** Why it could not be obtained or built (only when !available). */
   unavailable?: string;
+  /** The version was obtained but has no such device: nothing to run, and nothing failed. */
+  absent?: string;
   report?: Report;
   opsPerSec?: number;
   findings: Judged[];
@@ -164,6 +168,16 @@ export function prepareTarget(t: Target, root = process.cwd()): string | null {
     }
   }
   return null;
+}
+
+/** Why a prepared matrix version cannot run the target at all (its QEMU lacks the device), or null. */
+export function absentDevice(t: Target): string | null {
+  if (!t.device || !t.suite) return null;
+  const q = findQemu(t.suite, t.arch);
+  if (typeof q === 'string') return null; // prepareTarget already said why
+  const has = qemuHasDevice(q, t.device);
+  if (typeof has === 'string') throw new ConfigError(`${t.id}: ${has}`);
+  return has ? null : deviceAbsent(q, t.device);
 }
 
 /** A longer run with the expectations' seed draws the test's sequences first, so its required findings recur. */
@@ -236,6 +250,7 @@ export function writeTargetReport(t: Target, o: TargetOutcome, dir = 'reports/th
 
 function targetMarkdown(t: Target, o: TargetOutcome): string {
   const lines = [`# ${t.title}`, ''];
+  if (o.absent) return [...lines, `Not applicable: ${o.absent}.`, ''].join('\n');
   if (!o.available) return [...lines, `Not run: ${o.unavailable}`, ''].join('\n');
   const r = o.report!;
   lines.push(
@@ -263,13 +278,11 @@ export async function runTargets(ids: string[], opts: { required: boolean }): Pr
   let code = 0;
   const outcomes: [Target, TargetOutcome][] = [];
   for (const t of chosen) {
-    const why = existsSync(t.expectations) ? prepareTarget(t) : `${t.expectations} is missing`;
-    const outcome: TargetOutcome = why
-      ? { target: t.id, available: false, unavailable: why, findings: [], unexpected: [], vanished: [], ok: !opts.required }
-      : await checkTarget(t);
+    const outcome = await outcomeOf(t, opts.required);
     outcomes.push([t, outcome]);
     const files = writeTargetReport(t, outcome);
-    if (!outcome.available) console.error(`${t.id}: NOT RUN — ${why}${opts.required ? '' : ' (skipped; set CI=true to make this an error)'}`);
+    if (outcome.absent) console.log(`${t.id}: not applicable — ${outcome.absent}`);
+    else if (!outcome.available) console.error(`${t.id}: NOT RUN — ${outcome.unavailable}${opts.required ? '' : ' (skipped; set CI=true to make this an error)'}`);
     else console.log(`${reportName(t, outcome)}: ${outcome.findings.length} finding(s) [${outcome.findings.map((f) => f.rule).join(', ')}], ${outcome.opsPerSec} ops/s; expectations ${outcome.ok ? 'match' : `DO NOT match (new: ${outcome.unexpected.join(', ') || '-'}; vanished: ${outcome.vanished.join(', ') || '-'})`}`);
     console.log(`  ${files.join(', ')}`);
     if (!outcome.ok) code = 1;
@@ -281,6 +294,21 @@ export async function runTargets(ids: string[], opts: { required: boolean }): Pr
   }));
   for (const line of await writeReproducers(versions)) console.log(`  ${line}`);
   return code;
+}
+
+/**
+ * One target's outcome: prepared first (a matrix version's QEMU is fetched before its device list
+ * can be read), then not applicable when its QEMU has no such device, else checked against its
+ * expectations. Unobtainable is an error only when required (CI).
+ */
+async function outcomeOf(t: Target, required: boolean): Promise<TargetOutcome> {
+  const none = { target: t.id, available: false, findings: [], unexpected: [], vanished: [] };
+  const why = prepareTarget(t);
+  if (why) return { ...none, unavailable: why, ok: !required };
+  const absent = absentDevice(t);
+  if (absent) return { ...none, absent, ok: true };
+  if (!existsSync(t.expectations)) return { ...none, unavailable: `${t.expectations} is missing`, ok: !required };
+  return checkTarget(t);
 }
 
 function fail(id: string): never {

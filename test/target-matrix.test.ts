@@ -1,10 +1,11 @@
 // The per-target page of `npm run targets`: every finding against the versions it shows on, a
 // cause gone in a later version read as fixed, one still in the newest as a candidate bug report.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
+import { qemuHasDevice } from '../impl/targets/qemu/common/machine.ts';
 import { writeMatrices } from '../runner/target-matrix.ts';
 import { TARGETS, type Target, type TargetOutcome, reportName } from '../runner/targets.ts';
 
@@ -47,4 +48,22 @@ test('a divergence still present in the newest version is a candidate bug report
   const dir = mkdtempSync(join(tmpdir(), 'matrix-'));
   writeMatrices(versions.map((t, i) => [t, outcome(t, ['7.2', '10.0', '11.1'][i]!, [['MAP-RANGE', 'beyond-range']])] as [Target, TargetOutcome]), dir);
   expect(readFileSync(join(dir, 'qemu-intel-iommu.md'), 'utf8')).toMatch(/\*\*beyond-range\*\* \(divergence; present in the newest version: a candidate bug report\)/);
+});
+
+test('a version whose QEMU has no such device reads "no device", never a pass or a version that failed to run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'matrix-'));
+  const absent: TargetOutcome = { target: versions[0]!.id, available: false, absent: "Debian bookworm's QEMU 7.2.22 has no riscv-iommu-pci device", findings: [], unexpected: [], vanished: [], ok: true };
+  writeMatrices([[versions[0]!, absent], ...versions.slice(1).map((t, i) => [t, outcome(t, ['10.0', '11.1'][i]!, [['TLB-FLUSH', 'stale']])] as [Target, TargetOutcome])], dir);
+  const md = readFileSync(join(dir, 'qemu-intel-iommu.md'), 'utf8');
+  expect(md).toContain('| TLB-FLUSH | stale | no device | found | found |');
+  expect(md).toContain("qemu-intel-iommu@bookworm: no device (Debian bookworm's QEMU 7.2.22 has no riscv-iommu-pci device).");
+});
+
+test("whether a version's QEMU has a device is read from the list the fetch script saved", () => {
+  const cache = mkdtempSync(join(tmpdir(), 'qemu-cache-'));
+  mkdirSync(join(cache, 'trixie', 'device-help'), { recursive: true });
+  writeFileSync(join(cache, 'trixie', 'device-help', 'riscv64-devices.txt'), 'name "riscv-iommu-pci", bus PCI, desc "RISC-V IOMMU"\nname "edu", bus PCI\n');
+  expect(qemuHasDevice({ suite: 'trixie', arch: 'riscv64' }, 'riscv-iommu-pci', cache)).toBe(true);
+  expect(qemuHasDevice({ suite: 'trixie', arch: 'riscv64' }, 'riscv-iommu', cache)).toBe(false);
+  expect(qemuHasDevice({ suite: 'sid', arch: 'riscv64' }, 'riscv-iommu-pci', cache)).toMatch(/missing \(run scripts\/fetch-qemu-suite\.sh sid riscv64\)/);
 });

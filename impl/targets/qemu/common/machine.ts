@@ -76,6 +76,21 @@ export function findQemu(suite: DebianSuite, arch: QemuArch = 'x86_64', cache = 
   };
 }
 
+/**
+ * Whether a suite's emulator has a `-device` of this name, from the list the fetch script saved
+ * (device-help/<arch>-devices.txt, `-device help`), or why that cannot be told.
+ */
+export function qemuHasDevice(q: Pick<QemuInstall, 'suite' | 'arch'>, device: string, cache = CACHE_DIR): boolean | string {
+  const list = join(cache, q.suite, 'device-help', `${q.arch}-devices.txt`);
+  let text: string;
+  try {
+    text = readFileSync(list, 'utf8');
+  } catch {
+    return `${list} is missing (run scripts/fetch-qemu-suite.sh ${q.suite} ${q.arch})`;
+  }
+  return text.split('\n').some((line) => line.startsWith(`name "${device}"`));
+}
+
 /** `7.2.22 (Debian …)` → `7.2`: the release a (target, version) pair is named by. */
 export function qemuRelease(q: QemuInstall): string {
   return /^(\d+\.\d+)/.exec(q.version)?.[1] ?? q.version;

@@ -3,7 +3,7 @@
 // path serves every version of the matrix and the suite's adapter process inherits the choice.
 
 import { ConfigError } from '../../../../spec/index.ts';
-import { type DebianSuite, type QemuArch, type QemuInstall, SUITES, findQemu } from './machine.ts';
+import { type DebianSuite, type QemuArch, type QemuInstall, SUITES, findQemu, qemuHasDevice } from './machine.ts';
 
 export const SUITE_ENV = 'IOMMU_CONFORMANCE_QEMU_SUITE';
 
@@ -13,9 +13,19 @@ export function chosenSuite(): DebianSuite {
   return v as DebianSuite;
 }
 
-/** The chosen suite's QEMU, or a configuration error naming the target and how to fetch it. */
-export function requireQemu(target: string, arch: QemuArch): QemuInstall {
+/**
+ * The chosen suite's QEMU, or a configuration error naming the target and how to fetch it; with
+ * `device`, also when that release has no such device (riscv-iommu-pci before 9.2).
+ */
+export function requireQemu(target: string, arch: QemuArch, device?: string): QemuInstall {
   const install = findQemu(chosenSuite(), arch);
   if (typeof install === 'string') throw new ConfigError(`${target}: ${install}`);
+  const has = device === undefined || qemuHasDevice(install, device);
+  if (has !== true) throw new ConfigError(`${target}: ${has === false ? deviceAbsent(install, device!) : has}`);
   return install;
+}
+
+/** The sentence a version without the target's device is reported with. */
+export function deviceAbsent(q: QemuInstall, device: string): string {
+  return `Debian ${q.suite}'s QEMU ${q.version.split(' ')[0]} has no ${device} device`;
 }
