@@ -91,6 +91,19 @@ export function qemuHasDevice(q: Pick<QemuInstall, 'suite' | 'arch'>, device: st
   return text.split('\n').some((line) => line.startsWith(`name "${device}"`));
 }
 
+/**
+ * The properties a suite's emulator lists for a device (`-device <name>,help`, saved by the
+ * fetch script as device-help/<arch>-<name>.txt), or why they cannot be read.
+ */
+export function qemuDeviceProperties(q: Pick<QemuInstall, 'suite' | 'arch'>, device: string, cache = CACHE_DIR): Set<string> | string {
+  const file = join(cache, q.suite, 'device-help', `${q.arch}-${device}.txt`);
+  try {
+    return new Set([...readFileSync(file, 'utf8').matchAll(/^ {2}([\w-]+)=/gm)].map((m) => m[1]!));
+  } catch {
+    return `${file} is missing (run scripts/fetch-qemu-suite.sh ${q.suite} ${q.arch})`;
+  }
+}
+
 /** `7.2.22 (Debian …)` → `7.2`: the release a (target, version) pair is named by. */
 export function qemuRelease(q: QemuInstall): string {
   return /^(\d+\.\d+)/.exec(q.version)?.[1] ?? q.version;
