@@ -38,7 +38,7 @@ const INTERRUPT_RANGE = { base: 0xfee0_0000n, end: 0xfef0_0000n } as const;
 const READBACK_DOMAIN = 0xffff;
 
 /** Labels of the reads that classify an access (reproducer.ts turns them into assertions). */
-export const ACCESS_LABELS = { events: 'evtlog_tail', reached: 'reached_byte' } as const;
+export const ACCESS_LABELS = { events: 'evtlog_tail', record: 'event', reached: 'reached_byte' } as const;
 
 export interface AccessResult {
   /** What the unit logged for this access. */
@@ -110,7 +110,7 @@ export class AmdSystem {
     if (stray.length > 0) throw new AmdViError(`events were pending before the access: ${stray.length}`);
     await edu.start(iova, access, 1, access === 'r' ? READ_AT : 0);
     await edu.waitFinished();
-    const events = await this.unit.takeEvents({ name: ACCESS_LABELS.events });
+    const events = await this.unit.takeEvents({ name: ACCESS_LABELS.events }, ACCESS_LABELS.record);
     if (access === 'w' && expectPhys !== null && this.mem.owns(expectPhys)) await this.mem.restore(expectPhys);
     if (check === null) return { events };
     const reached = { name: ACCESS_LABELS.reached, facts: { phys: check, byte: BigInt(marker) } };

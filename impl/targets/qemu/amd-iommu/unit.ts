@@ -130,10 +130,11 @@ export class AmdViUnit {
   }
 
   /**
-   * The events logged since the last call, consumed (EVTLOG_HEAD moved to the tail). The tail
-   * read carries `label`, with where the driver had consumed to, for a reproducer.
+   * The events logged since the last call, consumed (EVTLOG_HEAD moved to the tail). For a
+   * reproducer, the tail read carries `label`, with where the driver had consumed to, and the
+   * first record's two qwords carry `record` (`<record>_info`, `<record>_address`).
    */
-  async takeEvents(label?: Label): Promise<Event[]> {
+  async takeEvents(label?: Label, record?: string): Promise<Event[]> {
     const tail = Number(BigInt(await this.qt.cmd(`readq ${reg(REG.EVTLOG_TAIL)}`, label && { ...label, facts: { ...label.facts, head: BigInt(this.evtHead) } })) & 0x7fff0n);
     if (tail >= RING_BYTES) throw new AmdViError(`EVTLOG_TAIL 0x${tail.toString(16)} is past the 0x${RING_BYTES.toString(16)}-byte event log`);
     const lines: string[] = [];
@@ -141,7 +142,8 @@ export class AmdViUnit {
       lines.push(`readq 0x${(this.evtlog + BigInt(at)).toString(16)}`, `readq 0x${(this.evtlog + BigInt(at) + 8n).toString(16)}`);
     }
     if (lines.length === 0) return [];
-    const words = (await this.qt.batch(lines)).map((v) => BigInt(v));
+    const labels = record ? [{ name: `${record}_info` }, { name: `${record}_address` }] : [];
+    const words = (await Promise.all(lines.map((l, i) => this.qt.cmd(l, labels[i])))).map((v) => BigInt(v));
     const events: Event[] = [];
     for (let i = 0; i < words.length; i += 2) events.push(decodeEvent(words[i]!, words[i + 1]!));
     this.evtHead = tail;
