@@ -2,11 +2,9 @@
 // firmware and Linux leave a machine: BARs placed, bus mastering on, the unit's device table,
 // command buffer and event log programmed and the unit enabled (unit.ts).
 //
-// Guest memory is laid out as for the VT-d kit: 2.5 GiB of RAM below 4 GiB, the driver's tables
-// in a window the generator does not aim at (a write that would land there is never verified
-// and the page is rewritten afterwards). QEMU 10.2 and later translate nothing unless the unit
-// is created with dma-remap=on (docs/notes/qemu-amd-iommu.md gotcha 4); the property exists only
-// there, so it is given when the version lists it.
+// Guest memory is laid out as for every q35 kit (common/q35-memory.ts). QEMU 10.2 and later
+// translate nothing unless the unit is created with dma-remap=on (docs/notes/qemu-amd-iommu.md
+// gotcha 4); the property exists only there, so it is given when the version lists it.
 //
 // A device read is verified too: the edu reads into its buffer, and the driver then gives the
 // device a translation-disabled entry (Mode 0, the identity domain's) for one write of that
@@ -18,22 +16,12 @@ import { Edu } from '../common/edu.ts';
 import { GuestPages } from '../common/guest-pages.ts';
 import { EDU_BAR_BASE, EDU_BAR_STRIDE, EDU_SLOTS, type MachineOptions, PCI_DEVFN, type QemuInstall, qemuArgs, qemuDeviceProperties } from '../common/machine.ts';
 import { PciFunction } from '../common/pci.ts';
+import { DRIVER_WINDOW, PATTERN_PAGE, RAM_BYTES, READ_AT, WRITE_BYTE, plainRam } from '../common/q35-memory.ts';
 import { Qtest } from '../common/qtest.ts';
 import type { Label, Transcript } from '../common/transcript.ts';
 import { type Event, invalidateDevtabEntry } from './regs.ts';
 import { AmdViError, AmdViUnit } from './unit.ts';
 
-export const RAM_BYTES = 0xa000_0000n;
-/** The driver's tables and buffers: 128 MiB from 768 MiB. */
-export const DRIVER_WINDOW = { base: 0x3000_0000n, end: 0x3800_0000n } as const;
-/** Where the edu's buffer bytes come from at boot: one page of a known pattern. */
-const PATTERN_PAGE = 0x2fff_f000n;
-/** The byte every DMA write carries (the edu buffer's byte 0, filled from the pattern page at boot). */
-export const WRITE_BYTE = 0xa5;
-/** Reads land at this buffer offset, so they never overwrite the byte writes carry. */
-const READ_AT = 0x800;
-/** The interrupt range, which QEMU never translates (amdvi_translate()): never plain RAM. */
-const INTERRUPT_RANGE = { base: 0xfee0_0000n, end: 0xfef0_0000n } as const;
 /** The DomainID of the translation-disabled entry a read-back uses (Linux never allocates 0xffff). */
 const READBACK_DOMAIN = 0xffff;
 
@@ -100,7 +88,7 @@ export class AmdSystem {
   async access(index: number, iova: bigint, access: Access, expectPhys: bigint | null): Promise<AccessResult> {
     const edu = this.edus[index];
     if (!edu) throw new Error(`no edu device ${index}`);
-    const check = expectPhys !== null && this.plainRam(expectPhys) ? expectPhys : null;
+    const check = expectPhys !== null && plainRam(expectPhys, this.mem) ? expectPhys : null;
     const marker = access === 'w' ? WRITE_BYTE : this.nextMarker();
     const seed = access === 'w' ? ~WRITE_BYTE & 0xff : marker;
     const [stray] = await Promise.all([
@@ -142,11 +130,6 @@ export class AmdSystem {
     return this.marker >= WRITE_BYTE ? this.marker + 1 : this.marker;
   }
 
-  /** RAM a device access can be checked in: not the driver's tables, not the pattern page, not the interrupt range, inside RAM. */
-  private plainRam(phys: bigint): boolean {
-    if (phys >= RAM_BYTES || this.mem.owns(phys) || (phys >= PATTERN_PAGE && phys < PATTERN_PAGE + 0x1000n)) return false;
-    return !(phys >= INTERRUPT_RANGE.base && phys < INTERRUPT_RANGE.end);
-  }
 
   close(): Promise<void> {
     return this.qt.close();

@@ -2,33 +2,19 @@
 // firmware and Linux leave a machine: BARs placed, bus mastering on, the unit's root table
 // programmed and translation enabled (unit.ts).
 //
-// Guest memory: 2.5 GiB of RAM, all below 4 GiB (q35 keeps RAM under 2.75 GiB in one piece), so
-// the physical addresses the generator favours (0, 0x40000000 + small steps, the 0x80000000
-// window) are real memory a DMA write can be seen in. The driver's own tables live in a window
-// the generator does not aim at; a write that would land in it is never verified (it would
-// corrupt the driver's tables) and the page is rewritten from the driver's copy afterwards.
+// Guest memory is laid out as for every q35 kit (common/q35-memory.ts).
 
 import type { Access } from '../../../../spec/index.ts';
 import { Edu } from '../common/edu.ts';
 import { GuestPages } from '../common/guest-pages.ts';
 import { EDU_BAR_BASE, EDU_BAR_STRIDE, EDU_SLOTS, type MachineOptions, PCI_DEVFN, type QemuInstall, qemuArgs } from '../common/machine.ts';
 import { PciFunction } from '../common/pci.ts';
+import { DRIVER_WINDOW, PATTERN_PAGE, RAM_BYTES, READ_AT, WRITE_BYTE, plainRam } from '../common/q35-memory.ts';
 import { Qtest } from '../common/qtest.ts';
 import type { Transcript } from '../common/transcript.ts';
 import type { FaultRecord } from './regs.ts';
 import { VtdUnit } from './unit.ts';
 
-export const RAM_BYTES = 0xa000_0000n;
-/** The driver's tables and queue: 128 MiB from 768 MiB. */
-export const DRIVER_WINDOW = { base: 0x3000_0000n, end: 0x3800_0000n } as const;
-/** Where the edu's buffer bytes come from at boot: one page of a known pattern. */
-const PATTERN_PAGE = 0x2fff_f000n;
-/** The byte every DMA write carries (the edu buffer's byte 0, filled from the pattern page at boot). */
-export const WRITE_BYTE = 0xa5;
-/** Reads land at this buffer offset, so they never overwrite the byte writes carry. */
-const READ_AT = 0x800;
-/** Interrupt range (VT-d §3.14): writes there are interrupt requests, never memory. */
-const INTERRUPT_RANGE = { base: 0xfee0_0000n, end: 0xfef0_0000n } as const;
 
 const MACHINE: MachineOptions = {
   ramMiB: Number(RAM_BYTES >> 20n),
@@ -85,7 +71,7 @@ export class VtdSystem {
   async access(index: number, iova: bigint, access: Access, expectPhys: bigint | null): Promise<AccessResult> {
     const edu = this.edus[index];
     if (!edu) throw new Error(`no edu device ${index}`);
-    const check = access === 'w' && expectPhys !== null && this.plainRam(expectPhys) ? expectPhys : null;
+    const check = access === 'w' && expectPhys !== null && plainRam(expectPhys, this.mem) ? expectPhys : null;
     const at = access === 'r' ? READ_AT : 0;
     // One round trip: nothing pending, the marker written, the copy started (qtest runs them in order).
     const [stray] = await Promise.all([
@@ -107,11 +93,6 @@ export class VtdSystem {
     return check === null ? { fault } : { fault, landed: Number(byte) === WRITE_BYTE };
   }
 
-  /** RAM a device write can be checked in: not the driver's tables, not the interrupt range, not past RAM. */
-  private plainRam(phys: bigint): boolean {
-    if (phys >= RAM_BYTES || this.mem.owns(phys) || (phys >= PATTERN_PAGE && phys < PATTERN_PAGE + 0x1000n)) return false;
-    return !(phys >= INTERRUPT_RANGE.base && phys < INTERRUPT_RANGE.end);
-  }
 
   close(): Promise<void> {
     return this.qt.close();
