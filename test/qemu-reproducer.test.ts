@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type DebianSuite, FIRMWARE, type QemuArch, type QemuInstall, SUITES, qemuRelease } from '../impl/targets/qemu/common/machine.ts';
 import { RUNNER, SCRIPT_FILE, exportReproducer } from '../impl/targets/qemu/common/reproducer/export.ts';
 import { INTEL_IOMMU_REPRODUCER } from '../impl/targets/qemu/intel-iommu/reproducer.ts';
@@ -19,7 +19,7 @@ import { VIRTIO_IOMMU_REPRODUCER } from '../impl/targets/qemu/virtio-iommu/repro
 import { topologiesFor } from '../impl/targets/qemu/virtio-iommu/topologies.ts';
 import { type Op, PROT } from '../spec/index.ts';
 import { ROOT } from './cli-run.ts';
-import { requireQemuOf } from './qemu-matrix.ts';
+import { qemuOf, requireQemuOf } from './qemu-matrix.ts';
 
 /** docs/upstream/qemu-intel-iommu-cached-permission-no-fault.md: a read caches the read-only translation, then a write through it. */
 const CACHED_PERMISSION: Op[] = [
@@ -95,6 +95,12 @@ const tmp = (name: string) => {
   made.push(mkdtempSync(join(tmpdir(), `reproducer-${name}-`)));
   return made.at(-1)!;
 };
+// Every version's QEMU is fetched before the tests: on a fresh clone the fetch takes minutes, and
+// a test's timeout guards a hang of the scripts it runs, not the download (qemuOf bounds that).
+beforeAll(() => {
+  for (const arch of ['x86_64', 'aarch64'] as const) for (const s of SUITES) qemuOf(s, arch);
+}, 2 * SUITES.length * 900_000);
+
 afterAll(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
