@@ -55,7 +55,7 @@ const MACHINE: MachineOptions = {
 };
 
 /** Labels of the reads that classify an access (reproducer.ts turns them into assertions). */
-export const ACCESS_LABELS = { faults: 'fqt', reached: 'reached_byte' } as const;
+export const ACCESS_LABELS = { faults: 'fqt', record: 'fault', reached: 'reached_byte' } as const;
 
 export interface AccessResult {
   /** The fault records the unit wrote for this access. */
@@ -131,7 +131,7 @@ export class RiscvIommuSystem {
     if (stray.length > 0) throw new RiscvIommuError(`fault records were pending before the access: ${stray.length}`);
     await edu.start(iova, access, 1, access === 'r' ? READ_AT : 0);
     await waitDma(this.qt, edu);
-    const faults = await this.unit.takeFaults({ name: ACCESS_LABELS.faults });
+    const faults = await this.unit.takeFaults({ name: ACCESS_LABELS.faults }, ACCESS_LABELS.record);
     if (access === 'w' && expectPhys !== null && this.mem.owns(expectPhys)) await this.mem.restore(expectPhys);
     if (check === null) {
       await this.restoreFirmware(expectPhys);

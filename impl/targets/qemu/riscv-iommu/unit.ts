@@ -23,8 +23,8 @@ const CQ_LOG2 = 8;
 const FQ_LOG2 = 7;
 const CQ_ENTRIES = 1 << CQ_LOG2;
 const FQ_ENTRIES = 1 << FQ_LOG2;
-/** A batch leaves room for its IOFENCE.C. */
-const BATCH = CQ_ENTRIES - 1;
+/** A batch and its IOFENCE.C fill at most all but one entry: a tail that comes round to the head means empty. */
+const BATCH = CQ_ENTRIES - 2;
 /** A one-level directory of extended contexts indexes device_id[5:0] (§2.1.1): 64 devices. */
 const DDT_DEVICES = 64;
 
@@ -166,9 +166,10 @@ export class RiscvIommuUnit {
 
   /**
    * The fault records written since the last call, consumed (FQH moved to the tail). For a
-   * reproducer, the tail read carries `label`, with where the driver had consumed to.
+   * reproducer, the tail read carries `label`, with where the driver had consumed to, and the
+   * first record's header and iotval carry `record` (`<record>_header`, `<record>_iotval`).
    */
-  async takeFaults(label?: Label): Promise<Fault[]> {
+  async takeFaults(label?: Label, record?: string): Promise<Fault[]> {
     const [tailReply, csrReply] = await Promise.all([
       this.qt.cmd(`readl ${this.reg(REG.FQT)}`, label && { ...label, facts: { ...label.facts, head: BigInt(this.fqHead) } }),
       this.qt.cmd(`readl ${this.reg(REG.FQCSR)}`),
@@ -183,7 +184,8 @@ export class RiscvIommuUnit {
       lines.push(`readq 0x${rec.toString(16)}`, `readq 0x${(rec + 16n).toString(16)}`, `readq 0x${(rec + 24n).toString(16)}`);
     }
     if (lines.length === 0) return [];
-    const words = (await this.qt.batch(lines)).map((v) => BigInt(v));
+    const labels = record ? [{ name: `${record}_header` }, { name: `${record}_iotval` }] : [];
+    const words = (await Promise.all(lines.map((l, i) => this.qt.cmd(l, labels[i])))).map((v) => BigInt(v));
     const faults: Fault[] = [];
     for (let i = 0; i < words.length; i += 3) faults.push(decodeFault(words[i]!, words[i + 1]!, words[i + 2]!));
     this.fqHead = tail;
