@@ -13,7 +13,7 @@
 // - a context changes with tc.V cleared first, each step followed by the invalidation the suite
 //   drew (invalidation.ts: IODIR.INVAL_DDT for the device and IOTINVAL.VMA for the old PSCID, as
 //   Linux, or both for everything) and IOFENCE.C;
-// - map writes leaves and sends nothing (invalid entries are never cached, §2.7);
+// - map writes leaves and sends nothing, as Linux (QEMU caches no invalid entry);
 // - unmap clears leaves, then sends the IOTINVAL.VMA the suite drew (invalidation.ts);
 // - freeing a domain invalidates its PSCID (riscv_iommu_bond_unlink() on the last bond).
 //
