@@ -124,21 +124,25 @@ export class RiscvIommuSystem {
     const check = expectPhys !== null && this.plainRam(expectPhys) ? expectPhys : null;
     const marker = access === 'w' ? WRITE_BYTE : this.nextMarker();
     const seed = access === 'w' ? ~WRITE_BYTE & 0xff : marker;
+    // One round trip: the check for stray records, the seed byte, the copy and its first poll (qtest runs them in order).
     const [stray] = await Promise.all([
       this.unit.takeFaults(),
       check !== null ? this.qt.cmd(`writeb 0x${check.toString(16)} 0x${seed.toString(16)}`) : null,
+      edu.start(iova, access, 1, access === 'r' ? READ_AT : 0),
+      waitDma(this.qt, edu),
     ]);
     if (stray.length > 0) throw new RiscvIommuError(`fault records were pending before the access: ${stray.length}`);
-    await edu.start(iova, access, 1, access === 'r' ? READ_AT : 0);
-    await waitDma(this.qt, edu);
-    const faults = await this.unit.takeFaults({ name: ACCESS_LABELS.faults }, ACCESS_LABELS.record);
+    const reached = check !== null ? { name: ACCESS_LABELS.reached, facts: { phys: check, byte: BigInt(marker) } } : null;
+    const [faults, written] = await Promise.all([
+      this.unit.takeFaults({ name: ACCESS_LABELS.faults }, ACCESS_LABELS.record),
+      access === 'w' && reached ? this.qt.cmd(`readb 0x${check!.toString(16)}`, reached) : null,
+    ]);
     if (access === 'w' && expectPhys !== null && this.mem.owns(expectPhys)) await this.mem.restore(expectPhys);
-    if (check === null) {
+    if (!reached) {
       await this.restoreFirmware(expectPhys);
       return { faults };
     }
-    const reached = { name: ACCESS_LABELS.reached, facts: { phys: check, byte: BigInt(marker) } };
-    const byte = access === 'w' ? Number(await this.qt.cmd(`readb 0x${check.toString(16)}`, reached)) : await this.readBack(index, reached);
+    const byte = access === 'w' ? Number(written) : await this.readBack(index, reached);
     await this.restoreFirmware(check);
     return { faults, reached: byte === marker };
   }
@@ -152,11 +156,9 @@ export class RiscvIommuSystem {
     const dc = this.unit.dc(id);
     if (!dc) throw new Error(`no device context known for 0x${id.toString(16)}`);
     await this.unit.setDcQuiesced(id, { kind: 'bare' });
-    await this.edus[index]!.start(this.scratch, 'w', 1, READ_AT);
-    await waitDma(this.qt, this.edus[index]!);
-    const byte = Number(await this.qt.cmd(`readb 0x${this.scratch.toString(16)}`, label));
-    await this.unit.setDcQuiesced(id, dc);
-    return byte;
+    await Promise.all([this.edus[index]!.start(this.scratch, 'w', 1, READ_AT), waitDma(this.qt, this.edus[index]!)]);
+    const [byte] = await Promise.all([this.qt.cmd(`readb 0x${this.scratch.toString(16)}`, label), this.unit.setDcQuiesced(id, dc)]);
+    return Number(byte);
   }
 
   /** The CPU idles in a WFI loop at the start of RAM: a byte put there by the check or the device is undone. */

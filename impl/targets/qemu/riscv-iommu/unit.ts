@@ -131,8 +131,7 @@ export class RiscvIommuUnit {
    */
   async setDcQuiesced(deviceId: number, next: Dc): Promise<void> {
     this.writeDcWords(deviceId, next);
-    await this.mem.flush();
-    await this.submit([iodirInvalDdt(deviceId)]);
+    await this.submit([iodirInvalDdt(deviceId)]); // its flush writes the context first
   }
 
   /**
@@ -150,12 +149,13 @@ export class RiscvIommuUnit {
         this.mem.write64(at + 8n, w1);
         this.cqTail = (this.cqTail + 1) % CQ_ENTRIES;
       }
-      await this.mem.flush();
-      await this.qt.cmd(`writel ${this.reg(REG.CQT)} 0x${this.cqTail.toString(16)}`);
-      const done = await this.qt.poll([`readl 0x${this.fence.toString(16)}`, `readl ${this.reg(REG.CQCSR)}`], [
+      // Sent together: qtest runs them in order, so the first poll reads the fence after the tail write.
+      const written = Promise.all([this.mem.flush(), this.qt.cmd(`writel ${this.reg(REG.CQT)} 0x${this.cqTail.toString(16)}`)]);
+      const polled = this.qt.poll([`readl 0x${this.fence.toString(16)}`, `readl ${this.reg(REG.CQCSR)}`], [
         { reply: 0, mask: 0xffff_ffffn, op: '==', value: BigInt(data) },
         { reply: 1, mask: BigInt(CQCSR.CMD_ILL | CQCSR.CQMF), op: '!=', value: 0n },
       ], 100);
+      const [, done] = await Promise.all([written, polled]);
       const what = batch.map(describeCommand).join(', ');
       if (!done) throw new RiscvIommuError(`the command queue never reached its IOFENCE.C (sent ${what})`);
       const csr = Number(done[1]) >>> 0;
