@@ -7,13 +7,20 @@
 // invalidation at all), a deliberately broken kit is caught; and per version a bounded suite
 // run finds exactly that version's judged findings.
 
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { GuestPages } from '../impl/targets/qemu/common/guest-pages.ts';
+import { FIRMWARE } from '../impl/targets/qemu/common/machine.ts';
 import type { Qtest } from '../impl/targets/qemu/common/qtest.ts';
+import { RUNNER, SCRIPT_FILE, exportReproducer } from '../impl/targets/qemu/common/reproducer/export.ts';
 import { SUITE_ENV } from '../impl/targets/qemu/common/suite-choice.ts';
 import { QemuRiscvIommuAdapter, recordErrors } from '../impl/targets/qemu/riscv-iommu/adapter.ts';
 import { CONFIG_INVALIDATIONS, INVALIDATIONS, configInvalidation, tlbInvalidations } from '../impl/targets/qemu/riscv-iommu/invalidation.ts';
 import createAdapter from '../impl/targets/qemu/riscv-iommu/module.ts';
+import { RISCV_IOMMU_REPRODUCER } from '../impl/targets/qemu/riscv-iommu/reproducer.ts';
 import { FirstStageTable, leafEntry } from '../impl/targets/qemu/riscv-iommu/pgtable.ts';
 import {
   type Dc, LEAF_RO, LEAF_RW, decodeCapabilities, decodeFault, encodeDc, iodirInvalDdt, iofenceC, iotinvalVma, queueBase,
@@ -234,4 +241,60 @@ test('a kit that skips the invalidation after an unmap is caught: a device still
   expectCleanRun(r);
   const stale = r.report().findings.filter((f) => f.expected.includes('FAULT') && f.observed === 'ok' && /^unmap\(.*-> ok/.test(f.trace.filter((l) => !l.startsWith('(')).at(-2) ?? ''));
   expect(stale.map((f) => f.rule), JSON.stringify(r.report().findings.map((f) => [f.rule, f.trace]))).not.toEqual([]);
+});
+
+/** causes.json superpage-av-invalidation-drops-one-4k-piece: a 2 MiB leaf used, unmapped with one AV at its base, written again. */
+const SUPERPAGE_AV: Op[] = [
+  { op: 'domain_alloc', domain: 'd1', type: 'paging', dev: 'dev0' },
+  { op: 'map', domain: 'd1', iova: 0n, paddr: 0x8000_0000n, size: 0x20_0000n, prot: PROT.READ | PROT.WRITE },
+  { op: 'attach', dev: 'dev0', domain: 'd1' },
+  { op: 'dma', dev: 'dev0', iova: 0x1f_f000n, access: 'w' },
+  { op: 'unmap', domain: 'd1', iova: 0n, size: 0x20_0000n, inval: 1 },
+  { op: 'dma', dev: 'dev0', iova: 0x1f_ffffn, access: 'w' },
+];
+/** causes.json cached-read-only-translation-drops-write-unreported: a read caches a read-only page, then a write. */
+const CACHED_READ_ONLY: Op[] = [
+  { op: 'domain_alloc', domain: 'd1', type: 'paging', dev: 'dev0' },
+  { op: 'map', domain: 'd1', iova: 0n, paddr: 0x8000_0000n, size: 0x1000n, prot: PROT.READ },
+  { op: 'attach', dev: 'dev0', domain: 'd1' },
+  { op: 'dma', dev: 'dev0', iova: 0n, access: 'r' },
+  { op: 'dma', dev: 'dev0', iova: 0xfffn, access: 'w' },
+];
+
+describe('the findings as standalone qtest reproducers', () => {
+  const cases = [
+    { name: 'an AV invalidation at a superpage base', rule: 'UNMAP-SYM', ops: SUPERPAGE_AV, diverges: true },
+    { name: 'a write through a cached read-only translation', rule: 'XLATE-PERM', ops: CACHED_READ_ONLY, diverges: true },
+    // Controls: the unmap invalidated as Linux does it (the whole PSCID from 2 MiB on); the write with nothing cached (cause 15 recorded).
+    { name: 'control: the same unmap invalidated as Linux does (inval=0: the whole PSCID)', rule: 'UNMAP-SYM', ops: SUPERPAGE_AV.map((o) => (o.op === 'unmap' ? { ...o, inval: 0 } : o)), diverges: false },
+    { name: 'control: the write with nothing cached', rule: 'XLATE-PERM', ops: CACHED_READ_ONLY.filter((_, i) => i !== 3), diverges: false },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: exported from 11.1, the script exits ${c.diverges ? 1 : 0} on 10.0 and 11.1`, { timeout: 120_000 }, async (ctx) => {
+      const qemus = (['trixie', 'sid'] as const).map((s) => requireQemuOf(ctx, s, 'the riscv-iommu reproducer', 'riscv64'));
+      const dir = mkdtempSync(join(tmpdir(), 'reproducer-riscv-'));
+      try {
+        const r = await exportReproducer(RISCV_IOMMU_REPRODUCER, qemus[1]!, { rule: c.rule, topology: TOPOLOGIES[0]!, ops: c.ops }, dir);
+        expect(r).toMatchObject({ rule: c.rule, diverged: c.diverges, expected: ['FAULT'] });
+        const script = readFileSync(join(dir, SCRIPT_FILE), 'utf8');
+        expect(script).toContain(`# firmware: ${FIRMWARE.riscv64.name} 65536 0x0 ${FIRMWARE.riscv64.head}\n`);
+        expect(script.split('\n').filter((l) => l.startsWith('@expect'))).toEqual(c.diverges
+          ? ['@expect "the unit writes a fault record (FQT moves)" fqt != 0x0']
+          : ['@expect "the unit writes a fault record (FQT moves)" fqt != 0x0', `@expect "the record's iotval is the write's IOVA, ${c.rule === 'UNMAP-SYM' ? '0x1fffff' : '0xfff'}" fault_iotval == ${c.rule === 'UNMAP-SYM' ? '0x1fffff' : '0xfff'}`]);
+        for (const q of qemus) {
+          const p = spawnSync('python3', [RUNNER, join(dir, SCRIPT_FILE), q.binary], { encoding: 'utf8', timeout: 60_000 });
+          expect(p.status, `${q.suite}: ${p.stdout}${p.stderr}`).toBe(c.diverges ? 1 : 0);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  test('the firmware a script names is, byte for byte, the image scripts/fetch-qemu-suite.sh writes', (ctx) => {
+    const q = requireQemuOf(ctx, 'sid', 'the cached firmware', 'riscv64');
+    const fw = FIRMWARE.riscv64;
+    const head = Buffer.from(fw.head, 'hex');
+    expect(readFileSync(q.bios)).toEqual(Buffer.concat([head, Buffer.alloc(fw.size - head.length, fw.fill)]));
+  });
 });
