@@ -10,12 +10,13 @@ import { type DebianSuite, SUITES, findQemu, qemuRelease } from '../impl/targets
 import { type ExportResult, type ReproducerKit, exportReproducer } from '../impl/targets/qemu/common/reproducer/export.ts';
 import { AMD_IOMMU_REPRODUCER } from '../impl/targets/qemu/amd-iommu/reproducer.ts';
 import { INTEL_IOMMU_REPRODUCER } from '../impl/targets/qemu/intel-iommu/reproducer.ts';
+import { RISCV_IOMMU_REPRODUCER } from '../impl/targets/qemu/riscv-iommu/reproducer.ts';
 import { SMMUV3_REPRODUCER } from '../impl/targets/qemu/smmuv3/reproducer.ts';
 import { VIRTIO_IOMMU_REPRODUCER } from '../impl/targets/qemu/virtio-iommu/reproducer.ts';
 import { makeDir } from './make-dir.ts';
 import { decodeTopology } from './replay.ts';
 
-export const REPRODUCER_KITS: readonly ReproducerKit[] = [INTEL_IOMMU_REPRODUCER, SMMUV3_REPRODUCER, VIRTIO_IOMMU_REPRODUCER, AMD_IOMMU_REPRODUCER];
+export const REPRODUCER_KITS: readonly ReproducerKit[] = [INTEL_IOMMU_REPRODUCER, SMMUV3_REPRODUCER, VIRTIO_IOMMU_REPRODUCER, AMD_IOMMU_REPRODUCER, RISCV_IOMMU_REPRODUCER];
 
 /** A finding as a reproducer needs it. */
 export interface FindingToReproduce {

@@ -70,6 +70,7 @@ export const TARGETS: readonly Target[] = [
   ...qemuMatrix('qemu-virtio-iommu', 'The virtio-iommu device', 'impl/targets/qemu/virtio-iommu', 600).map((t) => ({ ...t, profile: 'virtio-iommu' })),
   ...qemuMatrix('qemu-intel-iommu', "intel-iommu (VT-d, legacy mode) under the project's guest-driver kit", 'impl/targets/qemu/intel-iommu', 100),
   ...qemuMatrix('qemu-smmuv3', "SMMUv3 (stage 1, virt) under the project's guest-driver kit", 'impl/targets/qemu/smmuv3', 100, 'aarch64'),
+  ...qemuMatrix('qemu-riscv-iommu', "RISC-V IOMMU (riscv-iommu-pci, first stage, virt) under the project's guest-driver kit", 'impl/targets/qemu/riscv-iommu', 100, 'riscv64', 'riscv-iommu-pci'),
   ...qemuMatrix('qemu-amd-iommu', "amd-iommu (AMD-Vi, v1 host tables, q35) under the project's guest-driver kit", 'impl/targets/qemu/amd-iommu', 100, 'x86_64', 'amd-iommu'),
 ];
 
