@@ -56,11 +56,13 @@ export async function expectJudged(t: Target): Promise<void> {
 /**
  * The suite catches a guest-driver kit run with kit_fault=skip-unmap-invalidation: some finding
  * is an access right after an unmap that went through where a fault was due. `ignore` sets aside
- * rules a version's known findings would end the family with first.
+ * rules a version's known findings would end the family with first (which also ends such a
+ * sequence early, so more `runs` may be needed); `maxSteps` bounds the sequences and the shrinking.
  */
-export async function expectBrokenKitCaught(kit: string, suite: DebianSuite, ignore: readonly string[] = []): Promise<void> {
+export async function expectBrokenKitCaught(kit: string, suite: DebianSuite, opts: { ignore?: readonly string[]; runs?: number; maxSteps?: number } = {}): Promise<void> {
+  const ignore = opts.ignore ?? [];
   const r = await runCli(['run', '--adapter', `impl/targets/qemu/${kit}/module.ts`, '--policy', 'kit_fault=skip-unmap-invalidation', '--family', 'iotlb',
-    '--runs', '10', '--workers', '1', '--no-corpus', '--quiet', '--min-ops', '0', ...(ignore.length ? ['--ignore', ignore.join(',')] : [])],
+    '--runs', String(opts.runs ?? 10), '--max-steps', String(opts.maxSteps ?? 60), '--workers', '1', '--no-corpus', '--quiet', '--min-ops', '0', ...(ignore.length ? ['--ignore', ignore.join(',')] : [])],
   { guardMs: 880_000, env: { IOMMU_CONFORMANCE_QEMU_SUITE: suite } });
   expectCleanRun(r);
   const stale = r.report().findings.filter((f) => f.expected.includes('FAULT') && f.observed === 'ok' && /^unmap\(.*-> ok/.test(f.trace.filter((l) => !l.startsWith('(')).at(-2) ?? ''));

@@ -28,8 +28,7 @@ import {
 import { PGSIZES, TOPOLOGIES } from '../impl/targets/qemu/riscv-iommu/topologies.ts';
 import { absentDevice } from '../runner/targets.ts';
 import { type Op, type Outcome, PROT } from '../spec/index.ts';
-import { expectCleanRun, runCli } from './cli-run.ts';
-import { expectJudged, matrixTarget, requireQemuOf } from './qemu-matrix.ts';
+import { expectBrokenKitCaught, expectJudged, matrixTarget, requireQemuOf } from './qemu-matrix.ts';
 
 const PAGE = 0x1000n;
 const field = (w: bigint, lo: number, bits: number): number => Number((w >> BigInt(lo)) & ((1n << BigInt(bits)) - 1n));
@@ -236,11 +235,9 @@ for (const suite of ['trixie', 'sid'] as const) {
 
 test('a kit that skips the invalidation after an unmap is caught: a device still reaches what was unmapped', { timeout: 900_000 }, async (ctx) => {
   requireQemuOf(ctx, 'trixie', 'the broken-kit check', 'riscv64');
-  const r = await runCli(['run', '--adapter', 'impl/targets/qemu/riscv-iommu/module.ts', '--policy', 'kit_fault=skip-unmap-invalidation', '--family', 'iotlb',
-    '--runs', '10', '--workers', '1', '--no-corpus', '--quiet', '--min-ops', '0'], { guardMs: 880_000, env: { [SUITE_ENV]: 'trixie' } });
-  expectCleanRun(r);
-  const stale = r.report().findings.filter((f) => f.expected.includes('FAULT') && f.observed === 'ok' && /^unmap\(.*-> ok/.test(f.trace.filter((l) => !l.startsWith('(')).at(-2) ?? ''));
-  expect(stale.map((f) => f.rule), JSON.stringify(r.report().findings.map((f) => [f.rule, f.trace]))).not.toEqual([]);
+  // XLATE-PERM is set aside: its known finding (a cached read-only page drops a write) would end
+  // the family first, and shrinking it costs minutes; the sequences it ends make 60 short runs.
+  await expectBrokenKitCaught('riscv-iommu', 'trixie', { ignore: ['XLATE-PERM'], runs: 60, maxSteps: 30 });
 });
 
 /** causes.json superpage-av-invalidation-drops-one-4k-piece: a 2 MiB leaf used, unmapped with one AV at its base, written again. */
