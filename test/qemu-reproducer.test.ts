@@ -17,6 +17,7 @@ import { SMMUV3_REPRODUCER } from '../impl/targets/qemu/smmuv3/reproducer.ts';
 import { TOPOLOGIES as SMMU_TOPOLOGIES } from '../impl/targets/qemu/smmuv3/topologies.ts';
 import { VIRTIO_IOMMU_REPRODUCER } from '../impl/targets/qemu/virtio-iommu/reproducer.ts';
 import { topologiesFor } from '../impl/targets/qemu/virtio-iommu/topologies.ts';
+import { kitFor } from '../runner/reproduce.ts';
 import { type Op, PROT } from '../spec/index.ts';
 import { ROOT } from './cli-run.ts';
 import { qemuOf, requireQemuOf } from './qemu-matrix.ts';
@@ -98,8 +99,8 @@ const tmp = (name: string) => {
 // Every version's QEMU is fetched before the tests: on a fresh clone the fetch takes minutes, and
 // a test's timeout guards a hang of the scripts it runs, not the download (qemuOf bounds that).
 beforeAll(() => {
-  for (const arch of ['x86_64', 'aarch64'] as const) for (const s of SUITES) qemuOf(s, arch);
-}, 2 * SUITES.length * 900_000);
+  for (const arch of ['x86_64', 'aarch64', 'riscv64'] as const) for (const s of SUITES) qemuOf(s, arch);
+}, 3 * SUITES.length * 900_000);
 
 afterAll(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
@@ -199,9 +200,10 @@ describe('the reproducers committed under docs/upstream/reproducers', () => {
 
   for (const name of COMMITTED_DIRS) {
     test(`${name}: \`reproduce --suite sid\` writes it again from its trace.json, and it exits as its README claims for 11.1`, { timeout: 120_000 }, (ctx) => {
-      const sid = requireQemuOf(ctx, 'sid', `the committed reproducer ${name}`);
       const dir = join(COMMITTED, name);
-      const rule = (JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')) as { rule: string }).rule;
+      const trace = JSON.parse(readFileSync(join(dir, 'trace.json'), 'utf8')) as { rule: string; adapter: { name: string } };
+      const rule = trace.rule;
+      const sid = requireQemuOf(ctx, 'sid', `the committed reproducer ${name}`, kitFor(trace.adapter.name).arch);
       const out = tmp('cli');
       const r = spawnSync(process.execPath, [join(ROOT, 'bin/iommu-conformance.js'), 'reproduce', '--report', join(dir, 'trace.json'), '--suite', 'sid', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
       expect(r.status, r.stderr).toBe(0);
