@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { type DebianSuite, type QemuArch, type QemuInstall, findQemu } from '../impl/targets/qemu/common/machine.ts';
 import { TARGETS, type Target, checkTarget, readExpectations } from '../runner/targets.ts';
+import { type Op, type Outcome, PROT, type Topology } from '../spec/index.ts';
 import { expectCleanRun, runCli } from './cli-run.ts';
 import { unavailableTarget } from './helpers.ts';
 
@@ -67,4 +68,35 @@ export async function expectBrokenKitCaught(kit: string, suite: DebianSuite, opt
   expectCleanRun(r);
   const stale = r.report().findings.filter((f) => f.expected.includes('FAULT') && f.observed === 'ok' && /^unmap\(.*-> ok/.test(f.trace.filter((l) => !l.startsWith('(')).at(-2) ?? ''));
   expect(stale.map((f) => f.rule), JSON.stringify(r.report().findings.map((f) => [f.rule, f.trace]))).not.toEqual([]);
+}
+
+interface KitAdapter {
+  reset(t: Topology): Promise<unknown>;
+  exec(op: Op): Promise<Outcome>;
+  close(): Promise<void>;
+}
+
+/**
+ * A kit built with skipUnmapInvalidation keeps using what the unit cached: a write to `iova`
+ * after its unmap still lands (the kit finds it where the page last went); with `remap`, the page
+ * mapped again at `remap.paddr` is read through the old translation, which the kit reports as a
+ * read that did not reach the new page (`remap.miss`, the kit's own words).
+ */
+export async function expectStaleWithoutInvalidation(broken: KitAdapter, topology: Topology, iova: bigint, paddr: bigint, remap?: { paddr: bigint; miss: RegExp }): Promise<void> {
+  try {
+    await broken.reset(topology);
+    for (const op of [
+      { op: 'domain_alloc', domain: 'd1', type: 'paging', dev: 'dev0' },
+      { op: 'map', domain: 'd1', iova, paddr, size: 0x1000n, prot: remap ? PROT.READ | PROT.WRITE : PROT.WRITE },
+      { op: 'attach', dev: 'dev0', domain: 'd1' },
+      { op: 'dma', dev: 'dev0', iova, access: 'w' },
+      { op: 'unmap', domain: 'd1', iova, size: 0x1000n },
+    ] as const) await broken.exec(op);
+    expect(await broken.exec({ op: 'dma', dev: 'dev0', iova, access: 'w' })).toEqual({ ok: {} });
+    if (!remap) return;
+    expect(await broken.exec({ op: 'map', domain: 'd1', iova, paddr: remap.paddr, size: 0x1000n, prot: PROT.READ | PROT.WRITE })).toEqual({ ok: {} });
+    expect(await broken.exec({ op: 'dma', dev: 'dev0', iova, access: 'r' })).toEqual({ err: 'EIO', msg: expect.stringMatching(remap.miss) });
+  } finally {
+    await broken.close();
+  }
 }
