@@ -12,17 +12,22 @@ import { expectCleanRun, runCli } from './cli-run.ts';
 import { unavailableTarget } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-const fetched = new Map<string, QemuInstall | string>();
+/** Per suite: null once fetched, else why the fetch failed. */
+const fetched = new Map<DebianSuite, string | null>();
 
-/** The suite's QEMU for `arch`, fetched on first use, or why it cannot be had. */
+/**
+ * The suite's QEMU for `arch`, fetched on first use, or why it cannot be had. Every architecture
+ * of the suite is fetched at once: adding one later re-unpacks the suite's tree, which would pull
+ * it from under a QEMU another test file is starting from it.
+ */
 export function qemuOf(suite: DebianSuite, arch: QemuArch = 'x86_64'): QemuInstall | string {
-  let got = fetched.get(`${suite}/${arch}`);
-  if (got === undefined) {
-    const r = spawnSync('bash', [join(ROOT, 'scripts/fetch-qemu-suite.sh'), suite, arch], { encoding: 'utf8', timeout: 900_000 });
-    got = r.status === 0 ? findQemu(suite, arch) : `scripts/fetch-qemu-suite.sh ${suite} ${arch} failed: ${r.stderr.trim().split('\n').at(-1)}`;
-    fetched.set(`${suite}/${arch}`, got);
+  let failed = fetched.get(suite);
+  if (failed === undefined) {
+    const r = spawnSync('bash', [join(ROOT, 'scripts/fetch-qemu-suite.sh'), suite], { encoding: 'utf8', timeout: 900_000 });
+    failed = r.status === 0 ? null : `scripts/fetch-qemu-suite.sh ${suite} failed: ${r.stderr.trim().split('\n').at(-1)}`;
+    fetched.set(suite, failed);
   }
-  return got;
+  return failed ?? findQemu(suite, arch);
 }
 
 /** The suite's QEMU, or a loud skip (a failure under CI=true) when the packages are out of reach. */
