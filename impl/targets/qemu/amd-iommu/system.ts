@@ -17,6 +17,7 @@ import { GuestPages } from '../common/guest-pages.ts';
 import { EDU_BAR_BASE, EDU_BAR_STRIDE, EDU_SLOTS, type MachineOptions, PCI_DEVFN, type QemuInstall, qemuArgs, qemuDeviceProperties } from '../common/machine.ts';
 import { PciFunction } from '../common/pci.ts';
 import { DRIVER_WINDOW, PATTERN_PAGE, RAM_BYTES, READ_AT, WRITE_BYTE, plainRam } from '../common/q35-memory.ts';
+import { ReadMarkers } from '../common/read-markers.ts';
 import { Qtest } from '../common/qtest.ts';
 import type { Label, Transcript } from '../common/transcript.ts';
 import { type Event, invalidateDevtabEntry } from './regs.ts';
@@ -36,7 +37,7 @@ export interface AccessResult {
 }
 
 export class AmdSystem {
-  private marker = 0;
+  private readonly markers = new ReadMarkers(WRITE_BYTE);
 
   private constructor(
     readonly qt: Qtest,
@@ -89,7 +90,7 @@ export class AmdSystem {
     const edu = this.edus[index];
     if (!edu) throw new Error(`no edu device ${index}`);
     const check = expectPhys !== null && plainRam(expectPhys, this.mem) ? expectPhys : null;
-    const marker = access === 'w' ? WRITE_BYTE : this.nextMarker();
+    const marker = access === 'w' ? WRITE_BYTE : this.markers.next();
     const seed = access === 'w' ? ~WRITE_BYTE & 0xff : marker;
     const [stray] = await Promise.all([
       this.unit.takeEvents(),
@@ -124,11 +125,6 @@ export class AmdSystem {
     return byte;
   }
 
-  /** A byte for a read to find, different each time and never 0 (a blocked read returns zeros in QEMU) or the write byte. */
-  private nextMarker(): number {
-    this.marker = (this.marker % 250) + 1;
-    return this.marker >= WRITE_BYTE ? this.marker + 1 : this.marker;
-  }
 
 
   close(): Promise<void> {

@@ -20,6 +20,7 @@ import { Edu } from '../common/edu.ts';
 import { GuestPages } from '../common/guest-pages.ts';
 import { EDU_SLOTS, FIRMWARE, type MachineOptions, PCI_DEVFN, type QemuInstall, qemuArgs } from '../common/machine.ts';
 import { PciFunction } from '../common/pci.ts';
+import { ReadMarkers } from '../common/read-markers.ts';
 import { Qtest } from '../common/qtest.ts';
 import type { Label, Transcript } from '../common/transcript.ts';
 import { DDTP_MODE, type Fault, REG } from './regs.ts';
@@ -65,7 +66,7 @@ export interface AccessResult {
 }
 
 export class RiscvIommuSystem {
-  private marker = 0;
+  private readonly markers = new ReadMarkers(WRITE_BYTE);
 
   private constructor(
     readonly qt: Qtest,
@@ -122,7 +123,7 @@ export class RiscvIommuSystem {
     const edu = this.edus[index];
     if (!edu) throw new Error(`no edu device ${index}`);
     const check = expectPhys !== null && this.plainRam(expectPhys) ? expectPhys : null;
-    const marker = access === 'w' ? WRITE_BYTE : this.nextMarker();
+    const marker = access === 'w' ? WRITE_BYTE : this.markers.next();
     const seed = access === 'w' ? ~WRITE_BYTE & 0xff : marker;
     // One round trip: the check for stray records, the seed byte, the copy and its first poll (qtest runs them in order).
     const [stray] = await Promise.all([
@@ -168,11 +169,6 @@ export class RiscvIommuSystem {
     await this.qt.batch([`writeb 0x${phys.toString(16)} 0x0`, `write 0x${RAM_BASE.toString(16)} 0x${(head.length / 2).toString(16)} 0x${head}`]);
   }
 
-  /** A byte for a read to find, different each time and never 0 (a blocked read returns zeros in QEMU) or the write byte. */
-  private nextMarker(): number {
-    this.marker = (this.marker % 250) + 1;
-    return this.marker >= WRITE_BYTE ? this.marker + 1 : this.marker;
-  }
 
   /** RAM a device access can be checked in: not the driver's tables, not the pattern page, inside RAM. */
   private plainRam(phys: bigint): boolean {

@@ -18,6 +18,7 @@ import { Edu } from '../common/edu.ts';
 import { GuestPages } from '../common/guest-pages.ts';
 import { EDU_SLOTS, type MachineOptions, PCI_DEVFN, type QemuInstall, qemuArgs } from '../common/machine.ts';
 import { PciFunction } from '../common/pci.ts';
+import { ReadMarkers } from '../common/read-markers.ts';
 import { Qtest } from '../common/qtest.ts';
 import type { Label, Transcript } from '../common/transcript.ts';
 import { type Event, TRANSLATION_FAULTS, describeEvent } from './regs.ts';
@@ -56,7 +57,7 @@ export interface AccessResult {
 }
 
 export class SmmuSystem {
-  private marker = 0;
+  private readonly markers = new ReadMarkers(WRITE_BYTE);
 
   private constructor(
     readonly qt: Qtest,
@@ -104,7 +105,7 @@ export class SmmuSystem {
     const edu = this.edus[index];
     if (!edu) throw new Error(`no edu device ${index}`);
     const check = expectPhys !== null && this.plainRam(expectPhys) ? expectPhys : null;
-    const marker = access === 'w' ? WRITE_BYTE : this.nextMarker();
+    const marker = access === 'w' ? WRITE_BYTE : this.markers.next();
     const seed = access === 'w' ? ~WRITE_BYTE & 0xff : marker;
     const [stray] = await Promise.all([
       this.unit.takeEvents(),
@@ -143,11 +144,6 @@ export class SmmuSystem {
     return byte;
   }
 
-  /** A byte for a read to find, different each time and never 0 (a blocked read returns zeros in QEMU) or the write byte. */
-  private nextMarker(): number {
-    this.marker = (this.marker % 250) + 1;
-    return this.marker >= WRITE_BYTE ? this.marker + 1 : this.marker;
-  }
 
   /** RAM a device access can be checked in: not the driver's tables, not the pattern page, inside RAM. */
   private plainRam(phys: bigint): boolean {
