@@ -15,10 +15,11 @@ import { Transcript, pollConditionText, pollMet } from '../impl/targets/qemu/com
 /**
  * Stands in for QEMU: checks it was given -qtest stdio and a firmware image of the right size,
  * then answers from a table. `readq 0x98` is a copy that finishes on the third poll; `readq
- * 0x99` one that never does.
+ * 0x99` one that never does; `readq 0x9a` one that finishes after 0.5 s, however many polls.
  */
 const FAKE_QEMU = `#!/usr/bin/env python3
-import os, sys
+import os, sys, time
+started = time.monotonic()
 args = sys.argv[1:]
 if args[-2:] != ["-qtest", "stdio"]: sys.exit("no -qtest stdio: %r" % args)
 if "-bios" in args and os.path.getsize(args[args.index("-bios") + 1]) != ${FIRMWARE.size}: sys.exit("bad firmware")
@@ -30,6 +31,7 @@ for line in sys.stdin:
         polls += 1
         reply = "OK 0x1" if polls < 3 else "OK 0x0"
     elif cmd[:2] == ["readq", "0x99"]: reply = "OK 0x1"
+    elif cmd[:2] == ["readq", "0x9a"]: reply = "OK 0x1" if time.monotonic() - started < 0.5 else "OK 0x0"
     elif cmd[:2] == ["readl", "0x10"]: reply = "OK 0x7f"
     elif cmd[:3] == ["read", "0x20", "4"]: reply = "OK 0x05000000"
     elif cmd[0] in ("writeb", "writeq"): reply = "OK"
@@ -43,7 +45,7 @@ afterAll(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
-function setUp(body: string[]): { dir: string; run: (...extra: string[]) => { code: number | null; out: string } } {
+function setUp(body: string[], options: string[] = []): { dir: string; run: (...extra: string[]) => { code: number | null; out: string } } {
   const dir = mkdtempSync(join(tmpdir(), 'reproducer-format-'));
   made.push(dir);
   const fake = join(dir, 'fake-qemu');
@@ -54,7 +56,7 @@ function setUp(body: string[]): { dir: string; run: (...extra: string[]) => { co
   return {
     dir,
     run: (...extra) => {
-      const r = spawnSync('python3', [join(dir, 'run-qtest.py'), join(dir, SCRIPT_FILE), fake, ...(extra.length ? ['--', ...extra] : [])], { encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync('python3', [join(dir, 'run-qtest.py'), ...options, join(dir, SCRIPT_FILE), fake, ...(extra.length ? ['--', ...extra] : [])], { encoding: 'utf8', timeout: 30_000 });
       return { code: r.status, out: `${r.stdout}${r.stderr}`.trim() };
     },
   };
@@ -101,9 +103,17 @@ test('the runner: a failing assertion exits 1 with one line naming the rule, the
   expect(run()).toEqual({ code: 1, out: 'REPRODUCED TEST-RULE at op 2 dma(dev0, iova=0x0, w), expected FAULT: a fault is recorded does not hold [((fault_hi >> 63) & 0x1) == 0x1]: observed fault_hi=0x7f' });
 });
 
+test('the runner: a poll gives up only after its rounds and a wall-clock floor (a loaded machine runs a device timer late)', () => {
+  // Five rounds are over in milliseconds; the copy finishes at 0.5 s, inside the 10 s floor.
+  const { run } = setUp(['@poll 5 until (r0 & 0x1) == 0x0: readq 0x9a', '@op 1 late copy', '@let status = readl 0x10', '@expect "x" status == 0x7f']);
+  expect(run()).toEqual({ code: 0, out: 'PASS TEST-RULE: every assertion holds (the last op was 1 late copy)' });
+  const never = setUp(['@poll 5 until (r0 & 0x1) == 0x0: readq 0x99'], ['--poll-seconds', '0.3']).run();
+  expect(never.code, never.out).toBe(2);
+  expect(never.out).toMatch(/the poll never finished after \d+ rounds and 0\.[3-9] s$/);
+});
+
 test.each([
   [['frobnicate 0x0'], [], /^CANNOT RUN .*line 4 \(op \(before the first op\)\): qtest refused 'frobnicate 0x0': FAIL Unknown command/],
-  [['@poll 5 until (r0 & 0x1) == 0x0: readq 0x99'], [], /the poll never finished after 5 rounds/],
   [['@expect "x" nobody == 0x1'], [], /names 'nobody', which no @let or @poll bound/],
   [['@frob 1'], [], /unknown directive '@frob'/],
   [['readl 0x10'], ['-die'], /^CANNOT RUN .*QEMU exited with code 1 .*invalid option/],

@@ -42,6 +42,8 @@ interface Pending {
 
 /** Lines of QEMU's output kept for error messages. */
 const STDERR_LINES = 8;
+/** Between rounds of a poll past its round count, waiting on the wall clock. */
+const POLL_PAUSE_MS = 5;
 /** Kills QEMU if this process dies first (Linux parent-death signal, util-linux setpriv). */
 const SETPRIV = '/usr/bin/setpriv';
 
@@ -156,16 +158,21 @@ export class Qtest {
   }
 
   /**
-   * Sends `lines` again and again until their replies meet one of the conditions, at most `max`
-   * times; the last replies, or null if none met them. Recorded as one poll, whatever the count.
+   * Sends `lines` again and again until their replies meet one of the conditions; gives up after
+   * `max` rounds and, when `floorMs` is given, not before that many milliseconds (a device timer
+   * runs late on a loaded machine, whatever the round count; the script runner does the same).
+   * The last replies, or null if none met them. Recorded as one poll, whatever the count.
    */
-  async poll(lines: readonly string[], until: readonly PollCondition[], max: number): Promise<string[] | null> {
+  async poll(lines: readonly string[], until: readonly PollCondition[], max: number, floorMs = 0): Promise<string[] | null> {
     this.recorder?.poll(lines, until, max);
-    for (let i = 0; i < max; i++) {
+    const started = Date.now();
+    for (let round = 1; ; round++) {
       const replies = await Promise.all(lines.map((l) => this.send(l)));
       if (pollMet(replies, until)) return replies;
+      if (round < max) continue;
+      if (Date.now() - started >= floorMs || !this.alive) return null;
+      await new Promise((res) => setTimeout(res, POLL_PAUSE_MS));
     }
-    return null;
   }
 
   async close(): Promise<void> {

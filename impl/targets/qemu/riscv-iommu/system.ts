@@ -46,8 +46,6 @@ const FIRMWARE_BYTES = BigInt(FIRMWARE.riscv64.size);
 export const WRITE_BYTE = 0xa5;
 /** Reads land at this buffer offset, so they never overwrite the byte writes carry. */
 const READ_AT = 0x800;
-/** How long a DMA may take: usually at once, but a QEMU process now and then needs seconds (gotcha 16). */
-const DMA_DEADLINE_MS = 10_000;
 
 const MACHINE: MachineOptions = {
   machine: 'virt',
@@ -94,7 +92,7 @@ export class RiscvIommuSystem {
       await qt.cmd(`memset 0x${PATTERN_PAGE.toString(16)} 0x1000 0x${WRITE_BYTE.toString(16)}`);
       for (const e of edus) {
         await e.start(PATTERN_PAGE, 'r', 1, 0);
-        await waitDma(qt, e);
+        await e.waitFinished();
       }
       const mem = new GuestPages(qt, DRIVER_WINDOW.base, DRIVER_WINDOW.end);
       const unit = await RiscvIommuUnit.open(qt, mem, IOMMU_BAR);
@@ -130,7 +128,7 @@ export class RiscvIommuSystem {
       this.unit.takeFaults(),
       check !== null ? this.qt.cmd(`writeb 0x${check.toString(16)} 0x${seed.toString(16)}`) : null,
       edu.start(iova, access, 1, access === 'r' ? READ_AT : 0),
-      waitDma(this.qt, edu),
+      edu.waitFinished(),
     ]);
     if (stray.length > 0) throw new RiscvIommuError(`fault records were pending before the access: ${stray.length}`);
     const reached = check !== null ? { name: ACCESS_LABELS.reached, facts: { phys: check, byte: BigInt(marker) } } : null;
@@ -157,7 +155,7 @@ export class RiscvIommuSystem {
     const dc = this.unit.dc(id);
     if (!dc) throw new Error(`no device context known for 0x${id.toString(16)}`);
     await this.unit.setDcQuiesced(id, { kind: 'bare' });
-    await Promise.all([this.edus[index]!.start(this.scratch, 'w', 1, READ_AT), waitDma(this.qt, this.edus[index]!)]);
+    await Promise.all([this.edus[index]!.start(this.scratch, 'w', 1, READ_AT), this.edus[index]!.waitFinished()]);
     const [byte] = await Promise.all([this.qt.cmd(`readb 0x${this.scratch.toString(16)}`, label), this.unit.setDcQuiesced(id, dc)]);
     return Number(byte);
   }
@@ -178,21 +176,5 @@ export class RiscvIommuSystem {
 
   close(): Promise<void> {
     return this.qt.close();
-  }
-}
-
-/**
- * Waits for an edu copy against a wall-clock deadline, not a poll count: now and then a QEMU
- * process takes seconds to run the copy's timer (docs/notes/qemu-riscv-iommu.md gotcha 16).
- */
-async function waitDma(qt: Qtest, edu: Edu): Promise<void> {
-  const deadline = Date.now() + DMA_DEADLINE_MS;
-  for (;;) {
-    try {
-      await edu.waitFinished(500);
-      return;
-    } catch (e) {
-      if (!qt.alive || Date.now() > deadline) throw e;
-    }
   }
 }

@@ -12,9 +12,6 @@ import { Qtest } from '../common/qtest.ts';
 import type { Transcript } from '../common/transcript.ts';
 import { type FaultRecord, describeFault } from './requests.ts';
 
-/** Polls of the edu command register before a copy counts as hung (each is a round trip). */
-const MAX_POLLS = 10_000;
-
 export interface AccessResult {
   /** The fault the IOMMU reported for this access, or null if it went through. */
   fault: FaultRecord | null;
@@ -51,7 +48,7 @@ export class QemuSystem {
     const edu = this.edus[index];
     if (!edu) throw new Error(`no edu device ${index}`);
     await edu.start(iova, access);
-    await edu.waitFinished(MAX_POLLS);
+    await edu.waitFinished();
     // Read after the copy finished: a fault pending now is its fault.
     if (!(await this.iommu.faultPending())) return { fault: null };
     const faults = await this.iommu.takeFaults();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs an iommu-conformance .qtest reproducer against a QEMU build, with no other dependency.
 
-usage: run-qtest.py [-v] SCRIPT.qtest QEMU_BINARY [-- EXTRA_QEMU_ARGS...]
+usage: run-qtest.py [-v] [--poll-seconds S] SCRIPT.qtest QEMU_BINARY [-- EXTRA_QEMU_ARGS...]
 
 The script's header names QEMU's command line (`# qemu-args:`) and a firmware image
 (`# firmware: NAME SIZE FILL [HEAD_HEX]`: the file beside the script, or made in a temporary
@@ -22,8 +22,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 REPLY_TIMEOUT_S = 10.0
+# A device's timer (edu's DMA copy) runs when QEMU's main loop gets to it: on a loaded machine
+# that can take seconds, whatever the round count. A poll gives up only after both.
+POLL_FLOOR_S = 10.0
+POLL_PAUSE_S = 0.005
 
 
 class CannotRun(Exception):
@@ -237,7 +242,7 @@ def firmware_args(script_path, lines, args, scratch):
     return [path if a == name else a for a in args]
 
 
-def run(script_path, qemu, extra, verbose):
+def run(script_path, qemu, extra, verbose, poll_floor):
     with open(script_path, encoding="utf-8") as f:
         lines = f.read().splitlines()
     qemu_args = header_value(lines, "qemu-args")
@@ -245,10 +250,25 @@ def run(script_path, qemu, extra, verbose):
         raise CannotRun("%s has no '# qemu-args:' header" % script_path)
     with tempfile.TemporaryDirectory(prefix="qtest-reproducer-") as scratch:
         argv = [qemu] + firmware_args(script_path, lines, shlex.split(qemu_args), scratch) + extra + ["-qtest", "stdio"]
-        return run_commands(argv, lines, verbose)
+        return run_commands(argv, lines, verbose, poll_floor)
 
 
-def run_commands(argv, lines, verbose):
+def poll(vm, rounds, until, cmds, names, floor):
+    """Sends `cmds` until `until` holds: at least `rounds` rounds and `floor` seconds, then gives up."""
+    started, done = time.monotonic(), 0
+    while True:
+        for i, c in enumerate(cmds):
+            names["r%d" % i] = reply_value(c, vm.command(c))
+        if evaluate(until, names):
+            return
+        done += 1
+        if done >= rounds:
+            if time.monotonic() - started >= floor:
+                raise CannotRun("the poll never finished after %d rounds and %.1f s" % (done, time.monotonic() - started))
+            time.sleep(POLL_PAUSE_S)
+
+
+def run_commands(argv, lines, verbose, poll_floor):
     rule, op, names, failures = "?", "(before the first op)", {}, []
     vm = Qemu(argv, verbose)
     try:
@@ -271,13 +291,7 @@ def run_commands(argv, lines, verbose):
                     if not m:
                         raise CannotRun("malformed @poll")
                     cmds = [c.strip() for c in m.group(3).split(";") if c.strip()]
-                    for _ in range(int(m.group(1))):
-                        for i, c in enumerate(cmds):
-                            names["r%d" % i] = reply_value(c, vm.command(c))
-                        if evaluate(m.group(2), names):
-                            break
-                    else:
-                        raise CannotRun("the poll never finished after %s rounds" % m.group(1))
+                    poll(vm, int(m.group(1)), m.group(2), cmds, names, poll_floor)
                 elif text.startswith("@expect "):
                     m = re.match(r'@expect\s+"((?:[^"\\]|\\.)*)"\s+(.+)$', text)
                     if not m:
@@ -301,17 +315,26 @@ def run_commands(argv, lines, verbose):
 
 
 def main(argv):
-    verbose = bool(argv) and argv[0] == "-v"
-    args = list(argv[1:] if verbose else argv)
-    extra = []
+    args, extra = list(argv), []
     if "--" in args:
         extra = args[args.index("--") + 1:]
         args = args[:args.index("--")]
+    verbose = "-v" in args
+    args = [a for a in args if a != "-v"]
+    poll_floor = POLL_FLOOR_S
+    if "--poll-seconds" in args:
+        at = args.index("--poll-seconds")
+        try:
+            poll_floor = float(args[at + 1])
+        except (IndexError, ValueError):
+            args = []
+        else:
+            del args[at:at + 2]
     if len(args) != 2:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     try:
-        return run(args[0], args[1], extra, verbose)
+        return run(args[0], args[1], extra, verbose, poll_floor)
     except CannotRun as e:
         print("CANNOT RUN %s: %s" % (args[0], e))
         return 2

@@ -38,7 +38,7 @@ const FORMAT_HELP = [
   '  @op N TEXT                       the suite\'s op N begins (TEXT: the call and its outcome)',
   '  @let NAME = CMD                  send CMD, bind NAME to its reply (`read`: bytes little-endian)',
   '  @poll MAX until COND: CMD; CMD   send the commands again until COND holds (r0, r1…: their',
-  '                                   replies), at most MAX rounds; never finishing cannot run',
+  '                                   replies); gives up (cannot run) after MAX rounds and 10 s',
   '  @expect "WHAT" COND              an assertion: false means the divergence reproduced',
   'COND: names, numbers, ( ), & | << >>, == != < <= > >=, and, or (comparisons bind loosest).',
   'Exit status of run-qtest.py: 0 every assertion holds, 1 the divergence reproduced, 2 cannot run.',
