@@ -10,7 +10,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/impl/targets/linux/io-pgtable-arm"
 sdk="$root/impl/sdk/c/sdk"
-ksrc="$root/.cache/linux/src"
+suite=bookworm
+ksrc="$root/.cache/linux/$suite/src"
 out="$here/build"
 bin="$out/io-pgtable-arm-adapter"
 
@@ -21,7 +22,7 @@ fail() {
 
 command -v gcc >/dev/null || fail "gcc not found"
 rc=0
-"$root/scripts/fetch-linux.sh" >&2 || rc=$?
+"$root/scripts/fetch-linux.sh" "$suite" >&2 || rc=$?
 [ "$rc" -eq 3 ] && exit 3
 [ "$rc" -eq 0 ] || fail "fetching the Linux sources failed"
 [ -f "$sdk/iommu_sdk.h" ] || fail "the C SDK is missing ($sdk/iommu_sdk.h)"

@@ -36,15 +36,9 @@ tree="$cache/root"
 bin="$cache/bin"
 manifest="$cache/manifest.json"
 
-# Same mirror as the system's /etc/apt/sources.list.d/debian.sources.
-mirror="http://deb.debian.org/debian"
-# bookworm's debian-archive-keyring (2023.3+deb12u2 here) already holds the 12/bookworm and
-# 13/trixie archive signing keys, and trixie's and sid's InRelease are signed by both, so apt
-# verifies every suite against the system keyring; nothing is fetched or trusted unverified
-# (no [trusted=yes], no --allow-unauthenticated). If the archive moves to a key this keyring
-# lacks, apt-get update fails with NO_PUBKEY: upgrade debian-archive-keyring from bookworm
-# (a signed stable update) rather than weakening this.
-keyring="/usr/share/keyrings/debian-archive-keyring.gpg"
+# shellcheck source=lib/private-apt.sh
+source "$root/scripts/lib/private-apt.sh"
+mirror="$PRIVATE_APT_MIRROR"
 
 # The wrapper of every requested arch answers --version, and the manifest is written.
 present() {
@@ -91,52 +85,9 @@ for a in x86_64 aarch64 riscv64; do
   if [ -x "$bin/qemu-system-$a" ] && [[ " ${arches[*]} " != *" $a "* ]]; then arches+=("$a"); fi
 done
 
-command -v apt-get >/dev/null || fail "apt-get not found (a Debian system is needed)"
-command -v dpkg-deb >/dev/null || fail "dpkg-deb not found (a Debian system is needed)"
-[ -r "$keyring" ] || fail "$keyring missing (apt-get install debian-archive-keyring)"
-mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" "$debs"
+mkdir -p "$debs"
 err="$cache/apt.err"
-: >"$err"
-
-cat >"$aptdir/debian.sources" <<EOF
-Types: deb
-URIs: $mirror
-Suites: $suite
-Components: main
-Signed-By: $keyring
-EOF
-
-# Private apt: our sources, lists and cache; an empty dpkg status so that the host's installed
-# versions never win over the suite's; no host pins, no foreign architectures; and none of the
-# system's post-update hooks (appstream, packagekit), which would act on the system's state.
-# Downloads run as root: the unprivileged _apt cannot write into the cache (apt would fall
-# back to root anyway, with a warning); the .debs are still checked against the signed lists.
-# The system's apt.conf.d is still read, for its proxy and Check-Valid-Until settings.
-# By hand: apt-cache -c .cache/qemu/<suite>/apt/apt.conf policy qemu-system-x86
-cat >"$aptdir/apt.conf" <<EOF
-Dir::Etc::SourceList "$aptdir/debian.sources";
-Dir::Etc::SourceParts "/dev/null";
-Dir::Etc::Preferences "/dev/null";
-Dir::Etc::PreferencesParts "/dev/null";
-Dir::State::Lists "$aptdir/lists";
-Dir::State::status "/dev/null";
-Dir::Cache "$aptdir/cache";
-Dir::Cache::pkgcache "pkgcache.bin";
-Dir::Cache::srcpkgcache "srcpkgcache.bin";
-APT::Architecture "amd64";
-#clear APT::Architectures;
-APT::Architectures { "amd64"; };
-#clear APT::Update::Post-Invoke-Success;
-#clear APT::Update::Post-Invoke;
-#clear DPkg::Post-Invoke;
-APT::Sandbox::User "root";
-EOF
-apt_get() { apt-get -q -c "$aptdir/apt.conf" "$@"; }
-apt_cache() { apt-cache -c "$aptdir/apt.conf" "$@"; }
-
-# The suite moves (trixie point releases, sid daily): refresh its lists on every fetch.
-apt_get update >/dev/null 2>>"$err" || fail "apt-get update of $suite failed: $(grep -m1 -E '^(E|W):' "$err" || echo "see $err")"
-grep -q -E '^(E|W):.*(NO_PUBKEY|not signed|EXPKEYSIG|BADSIG)' "$err" && fail "$suite: signature not verified: $(grep -m1 -E 'NO_PUBKEY|not signed|EXPKEYSIG|BADSIG' "$err")"
+private_apt "$suite" "$aptdir" "$err"
 
 declare -A real=()
 while read -r n; do real[$n]=1; done < <(apt_cache pkgnames 2>>"$err")

@@ -18,7 +18,7 @@
 
 /*
  * What Linux 6.1 + io-pgtable-arm do where implementations legally differ
- * (spec/policies.ts), each read in the 6.1 source (.cache/linux/src after fetch-linux.sh):
+ * (spec/policies.ts), each read in the 6.1 source (.cache/linux/bookworm/src after fetch-linux.sh):
  *   partial_unmap=split     io-pgtable-arm.c arm_lpae_split_blk_unmap() (removed only in v6.13)
  *   unmap_hole=stop         iommu.c __iommu_unmap() stops when unmap_pages returns 0;
  *                           io-pgtable-arm.c __arm_lpae_unmap() returns 0 at an empty PTE

@@ -5,7 +5,7 @@
  * second opinion of the format that could disagree with the code under test.
  */
 /* First: it defines pr_fmt before its own includes. */
-#include "drivers/iommu/io-pgtable-arm.c" /* from .cache/linux/src (fetch-linux.sh) */
+#include "drivers/iommu/io-pgtable-arm.c" /* from .cache/linux/bookworm/src (fetch-linux.sh) */
 
 #include "lpae-walk.h"
 
