@@ -5,14 +5,15 @@
 import { createRequire } from 'node:module';
 import {
   type Adapter, AdapterFault, type AdapterInfo, type Capabilities, ConfigError, type KitInfo, type Op, type Outcome, RULES, RunInterrupted, type Status,
-  OP_FIELDS, type OpKind, type Topology, adapterText, encodeOp, encodeOutcome, formatCall, formatOp, resolveCapabilities, resolvePolicies, validateTopology,
+  OP_FIELDS, type OpKind, type Topology, adapterText, encodeOp, encodeOutcome, formatOp, resolveCapabilities, resolvePolicies, validateTopology,
 } from '../spec/index.ts';
 import { Coverage, type CoverageReport } from '../properties/coverage.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
 import { type FamilyResult, type Finding, runFamily } from '../properties/property.ts';
-import type { TraceEntry, Violation } from '../properties/checker.ts';
+import type { Violation } from '../properties/checker.ts';
 import { type AdapterOptions, PROCESS_PREFIX } from './adapters.ts';
 import { type Corpus, findingKey, replayCorpus } from './corpus.ts';
+import { readableTrace } from './readable-trace.ts';
 import { runUnits } from './parallel.ts';
 import { type Shard, sliceSeed, splitRuns } from './slices.ts';
 import type { Unit, UnitResult } from './worker-task.ts';
@@ -81,7 +82,7 @@ export interface ReportFinding {
   expected: string[];
   observed: string;
   message?: string;
-  /** The minimal trace as readable calls; probes that agreed are left out. */
+  /** The topology in one line, then the minimal trace as readable calls (runner/readable-trace.ts: probes that fed no verdict are left out). */
   trace: string[];
   /** The complete trace, replayable as data. */
   ops: { op: Record<string, unknown>; outcome: Record<string, unknown>; probe: boolean }[];
@@ -126,21 +127,6 @@ function boundedOutcome(op: Op, o: Outcome): Record<string, unknown> {
   return typeof wire.msg === 'string' ? { ...wire, msg: adapterText(wire.msg) } : wire;
 }
 
-function readableTrace(trace: readonly TraceEntry[]): string[] {
-  const out: string[] = [];
-  let skipped = 0;
-  trace.forEach((e, i) => {
-    const last = i === trace.length - 1;
-    if (e.probe && !last) {
-      skipped++;
-      return;
-    }
-    out.push(formatCall(e.op, e.outcome));
-  });
-  if (skipped > 0) out.push(`(${skipped} agreeing probe${skipped === 1 ? '' : 's'} not shown)`);
-  return out;
-}
-
 /** A word as a POSIX shell reads it back unchanged: bare when safe, else single-quoted. */
 export function shellWord(w: string): string {
   return /^[\w./:@%+=,-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
@@ -169,7 +155,7 @@ function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, st
     expected: v.expected.map((e) => adapterText(e, REPORT_TEXT_MAX)),
     observed: adapterText(v.observed, REPORT_TEXT_MAX),
     ...(v.message !== undefined ? { message: adapterText(v.message, REPORT_TEXT_MAX) } : {}),
-    trace: readableTrace(v.trace).map((l) => adapterText(l, REPORT_TEXT_MAX)),
+    trace: readableTrace(v.trace, v.topology).map((l) => adapterText(l, REPORT_TEXT_MAX)),
     ops: v.trace.map((e) => ({ op: encodeOp(e.op), outcome: boundedOutcome(e.op, e.outcome), probe: e.probe })),
     seed: v.seed ?? opts.seed,
     path: v.path ?? '',

@@ -1,6 +1,7 @@
 export * from './u64.ts';
 export * from './errno.ts';
 export * from './topology.ts';
+export * from './topology-text.ts';
 export * from './ops.ts';
 export * from './policies.ts';
 export * from './profiles.ts';
