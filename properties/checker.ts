@@ -73,7 +73,10 @@ export interface CheckerConfig {
 
 export type Step = Generator<Op, SequenceResult, Outcome>;
 
-export function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: TraceEntry[]): Step {
+/** A step as drawn (interpreted against the reference's state) or as a concrete op (a pruned trace). */
+export type DrawnStep = RawStep | Op;
+
+export function* sequence(steps: readonly DrawnStep[], cfg: CheckerConfig, trace: TraceEntry[]): Step {
   const model = new ReferenceModel(cfg.topology, cfg.policies, cfg.capabilities);
   const weights = Object.entries(cfg.weights).filter(([k, w]) => w! > 0 && (OP_FIELDS[k as keyof typeof OP_FIELDS].capability === undefined || cfg.capabilities[OP_FIELDS[k as keyof typeof OP_FIELDS].capability!])) as [Op['op'], number][];
   const interp = new Interpreter(model, weights, cfg.capabilities, cfg.bias);
@@ -122,7 +125,7 @@ export function* sequence(steps: readonly RawStep[], cfg: CheckerConfig, trace: 
     if ('rule' in r) return done(r);
   }
   for (const step of steps) {
-    const op = interp.next(step);
+    const op = isRawStep(step) ? interp.next(step) : step;
     answered.byModel = false;
     const r = yield* one(op, false);
     if (r === 'stop') return done(null);
@@ -278,12 +281,25 @@ export function adapterThrew(op: Op | null, e: unknown, trace: TraceEntry[]): Se
   return { violation, quality: [], ops: trace.length, fired: false };
 }
 
+function isRawStep(step: DrawnStep): step is RawStep {
+  return Array.isArray(step);
+}
+
 /**
  * Runs one sequence from a fresh reset. Returns synchronously when the adapter answers
  * synchronously; otherwise a promise.
  */
 export function runSequence(adapter: Adapter, steps: readonly RawStep[], cfg: CheckerConfig): SequenceResult | Promise<SequenceResult> {
   if (adapter.pipeline && !cfg.lockstep) return runPipelined(adapter as PipelinedAdapter, steps, cfg);
+  return runLockstep(adapter, steps, cfg);
+}
+
+/** Runs concrete ops (each followed by the usual probes) from a fresh reset, one request at a time. */
+export function runOps(adapter: Adapter, ops: readonly Op[], cfg: CheckerConfig): SequenceResult | Promise<SequenceResult> {
+  return runLockstep(adapter, ops, cfg);
+}
+
+function runLockstep(adapter: Adapter, steps: readonly DrawnStep[], cfg: CheckerConfig): SequenceResult | Promise<SequenceResult> {
   const trace: TraceEntry[] = [];
   const gen = sequence(steps, cfg, trace);
   const fail = (op: Op | null, e: unknown) => adapterThrew(op, e, trace);

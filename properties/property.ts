@@ -5,7 +5,8 @@
 
 import fc from 'fast-check';
 import { type Adapter, type Capabilities, type OpKind, type Policies, type Topology, findProfile, isThenable, resolveCapabilities } from '../spec/index.ts';
-import { type CheckerConfig, type SequenceResult, type Violation, runSequence } from './checker.ts';
+import { type CheckerConfig, type SequenceResult, type Violation, runOps, runSequence } from './checker.ts';
+import { drawnOps, pruneSteps } from './prune.ts';
 import { type PipelinedAdapter, runBatch } from './pipelined.ts';
 import { Coverage } from './coverage.ts';
 import type { PropertyFamily } from './families.ts';
@@ -42,6 +43,8 @@ export interface Finding extends Violation {
   ignored: string[];
   runsToFailure: number;
   shrinks: number;
+  /** Drawn ops the post-shrink pass deleted (prune.ts). */
+  pruned: number;
   topology: Topology;
 }
 
@@ -87,6 +90,8 @@ const BATCH = 16;
 const MAX_HANGS_AFTER_REPORT = 3;
 const MAX_CRASHES_AFTER_REPORT = 10;
 const MAX_CRASHES_IN_A_ROW = 5;
+/** Candidate runs of the post-shrink pass, per drawn op of the shrunk trace. */
+const PRUNE_RUNS_PER_OP = 4;
 
 export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opts: FamilyRunOptions): Promise<FamilyResult> {
   const started = Date.now();
@@ -256,8 +261,23 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         ? "did not fail again when replayed alone (the adapter's answers depend on more than the trace): this is the case as first seen"
         : again === null ? 'the run was stopped while shrinking: this is the case as first seen'
           : "did not fail again when rerun (the adapter's answers depend on more than the trace): this is the case as first seen";
-      const violation = reproduced ? again!.violation! : { ...seen.violation, message: `${why}${seen.violation.message ? `; ${seen.violation.message}` : ''}` };
+      let violation = reproduced ? again!.violation! : { ...seen.violation, message: `${why}${seen.violation.message ? `; ${seen.violation.message}` : ''}` };
       const topology = reproduced ? shrunk![0] : seen.topology;
+      let pruned = 0;
+      // A FAIL is pruned as concrete ops (a sweep's injection point and a crash's or hang's
+      // restarts would not survive a deletion); kept only if it fails again in a fresh process.
+      if (reproduced && violation.status === 'FAIL' && family.sweep === undefined && !stopping()) {
+        const cfg = () => config(topology, new Coverage(), true);
+        const p = await pruneSteps(violation, (ops) => runOps(ctx.adapter, ops, cfg()), PRUNE_RUNS_PER_OP * drawnOps(violation).length, stopping);
+        if (p.removed > 0) {
+          ctx.adapter.restart?.();
+          const check = stopping() ? null : (await runOps(ctx.adapter, drawnOps(p.violation), cfg())).violation;
+          if (check?.rule === violation.rule && check.status === violation.status) {
+            violation = check;
+            pruned = p.removed;
+          }
+        }
+      }
       const path = details.counterexamplePath ?? String(failedAt ?? 0);
       findings.push({
         ...violation,
@@ -267,6 +287,7 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         ignored: [...ignore],
         runsToFailure: details.numRuns,
         shrinks: details.numShrinks,
+        pruned,
         topology,
       });
       opts.onFinding?.(findings[findings.length - 1]!);

@@ -91,6 +91,8 @@ export interface ReportFinding {
   ignored: string[];
   runsToFailure: number;
   shrinks: number;
+  /** Drawn ops the post-shrink pass deleted after shrinking. */
+  pruned: number;
   topology: unknown;
   replay: string;
   adapter: FindingAdapter;
@@ -162,6 +164,7 @@ function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, st
     ignored: v.ignored ?? [],
     runsToFailure: v.runsToFailure ?? 0,
     shrinks: v.shrinks ?? 0,
+    pruned: v.pruned ?? 0,
     topology: v.topology ? JSON.parse(JSON.stringify(v.topology, (_k, x) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x))) : null,
     replay: v.seed !== undefined ? replayLine(opts, v as Finding) : '',
     adapter,
