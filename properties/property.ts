@@ -4,7 +4,7 @@
 // run reports several distinct bugs (Hypothesis's report_multiple_bugs).
 
 import fc from 'fast-check';
-import { type Adapter, type Capabilities, type OpKind, type Policies, type Topology, findProfile, isThenable, resolveCapabilities } from '../spec/index.ts';
+import { type Adapter, type Capabilities, type OpKind, type Policies, type Topology, findProfile, formatCall, isThenable, resolveCapabilities } from '../spec/index.ts';
 import { type CheckerConfig, type SequenceResult, type Violation, runOps, runSequence } from './checker.ts';
 import { drawnOps, pruneSteps } from './prune.ts';
 import { type PipelinedAdapter, runBatch } from './pipelined.ts';
@@ -115,7 +115,28 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
     runSequence(ctx.adapter, steps, config(topology, cov, lockstep, failNth));
   // A sweep moves the injection point along the sequence until a run no longer hits it.
   const sweep = (topology: Topology, steps: readonly RawStep[], cov: Coverage, lockstep: boolean, n: number): SequenceResult | Promise<SequenceResult> =>
-    maybeThen(run(topology, steps, cov, lockstep, n), (r) => (r.violation || !r.fired || n >= MAX_INJECTION_POINTS ? r : sweep(topology, steps, cov, lockstep, n + 1)));
+    maybeThen(run(topology, steps, cov, lockstep, n), (r) => (r.violation
+      ? blameInjection(r, topology, lockstep, n)
+      : !r.fired || n >= MAX_INJECTION_POINTS ? r : sweep(topology, steps, cov, lockstep, n + 1)));
+  // An op that failed with the injected ENOMEM must change nothing: the ops after it behave as
+  // if it had never been issued. Its damage may show only in a later reply, judged under that
+  // reply's rule; if the ops pass with the failed op (and the injection) left out, the failed op
+  // is the cause: the finding is FAIL-ATOMIC, and says which rule the damage surfaced under.
+  const blameInjection = (r: SequenceResult, topology: Topology, lockstep: boolean, n: number): SequenceResult | Promise<SequenceResult> => {
+    const v = r.violation!;
+    if (!r.fired || v.status !== 'FAIL' || v.rule === 'FAIL-ATOMIC') return r;
+    const drawn = v.trace.filter((e) => !e.probe);
+    const failed = drawn.filter((e) => e.op.op !== 'fail_nth' && 'err' in e.outcome && e.outcome.err === 'ENOMEM');
+    if (failed.length === 0 || drawn.at(-1) === failed.at(-1)) return r;
+    const without = drawn.filter((e) => e.op.op !== 'fail_nth' && !failed.includes(e)).map((e) => e.op);
+    const clean = runOps(ctx.adapter, without, { ...config(topology, new Coverage(), lockstep), ignore: new Set() });
+    return maybeThen(clean, (c) => {
+      if (c.violation !== null || c.interrupted) return r;
+      const why = `FAIL-ATOMIC suspected: ${failed.map((e) => formatCall(e.op, e.outcome)).join(', ')} failed under fail_nth(${n}), and the ops after it pass when it is left out,`
+        + ` so it changed something; the damage showed as ${v.rule}`;
+      return { ...r, violation: { ...v, rule: 'FAIL-ATOMIC', message: v.message ? `${why}; ${v.message}` : why } };
+    });
+  };
   // The reported case is run once more one request at a time: an adapter process that dies or
   // hangs then has answered everything before the request that killed it, and the trace shows it.
   const once = (topology: Topology, steps: readonly RawStep[], cov: Coverage, lockstep = false) =>
