@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds real target 1: Linux 6.1's io-pgtable-arm, compiled in userspace against the project's
-# stub header, under the project's core layer and C SDK, as a stdio adapter:
-#   impl/targets/linux/io-pgtable-arm/build/io-pgtable-arm-adapter
+# Builds real target 1: Linux's io-pgtable-arm of one Debian suite (bookworm 6.1, trixie 6.12,
+# sid 7.2; default bookworm), compiled unchanged in userspace against the project's stub header,
+# under the project's core layer and C SDK, as a stdio adapter:
+#   impl/targets/linux/io-pgtable-arm/build/<suite>/io-pgtable-arm-adapter
+#   scripts/build-linux-target.sh [suite]
 # Fetches the kernel files first (scripts/fetch-linux.sh). Does nothing when the binary is
 # newer than every input. Prints the binary's path on stdout.
 # Exit status: 0 built, 3 the Linux package cannot be fetched here, 1 anything else.
@@ -10,9 +12,10 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/impl/targets/linux/io-pgtable-arm"
 sdk="$root/impl/sdk/c/sdk"
-suite=bookworm
+suite="${1:-bookworm}"
+case "$suite" in bookworm | trixie | sid) ;; *) echo "build-linux-target: unknown suite '$suite'" >&2; exit 1 ;; esac
 ksrc="$root/.cache/linux/$suite/src"
-out="$here/build"
+out="$here/build/$suite"
 bin="$out/io-pgtable-arm-adapter"
 
 fail() {
@@ -27,7 +30,7 @@ rc=0
 [ "$rc" -eq 0 ] || fail "fetching the Linux sources failed"
 [ -f "$sdk/iommu_sdk.h" ] || fail "the C SDK is missing ($sdk/iommu_sdk.h)"
 
-inputs=("$here"/*.c "$here"/*.h "$here"/topologies.json "$here"/stubs "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
+inputs=("$here"/*.c "$here"/*.h "$here"/topologies*.json "$here"/stubs "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
 if [ -x "$bin" ] && [ -z "$(find "${inputs[@]}" -newer "$bin" -print -quit)" ]; then
   echo "$bin"
   exit 0
@@ -36,13 +39,18 @@ fi
 mkdir -p "$out/obj"
 rm -f "$bin"
 
-# topologies.json as the body of a C string literal.
-sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$/\\n"/' "$here/topologies.json" >"$out/topologies.inc"
+# topologies.json (stage 1) and topologies-s2.json (stage 2) as bodies of C string literals.
+for t in topologies topologies-s2; do
+  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$/\\n"/' "$here/$t.json" >"$out/$t.inc"
+done
 
 version="$(cut -d' ' -f2 "$ksrc/VERSION")"
+# The kernel's major.minor as one number (601, 612, 702): the stubs' only version switch.
+IFS=. read -r kmaj kmin _ <<<"$version"
+kv=$((kmaj * 100 + kmin))
 common=(-std=gnu11 -O2 -g -fno-strict-aliasing)
 # The kernel's own files: its warnings are not ours to fix.
-kflags=("${common[@]}" -fno-strict-overflow -Wall -Wno-unused-function -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -I"$ksrc")
+kflags=("${common[@]}" -fno-strict-overflow -Wall -Wno-unused-function -Werror=implicit-function-declaration -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -I"$ksrc")
 # The project's files: no warning allowed.
 ours=("${common[@]}" -Wall -Wextra -Werror)
 
@@ -59,10 +67,10 @@ compile() { # <output name> <flags...> -- <source>
 compile io-pgtable "${kflags[@]}" -- "$ksrc/drivers/iommu/io-pgtable.c"
 compile lpae-walk "${kflags[@]}" -- "$here/lpae-walk.c"
 for f in kernel-env tlb core; do
-  compile "$f" "${ours[@]}" -Wno-unused-parameter -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -- "$here/$f.c"
+  compile "$f" "${ours[@]}" -Wno-unused-parameter -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -- "$here/$f.c"
 done
 for f in system adapter; do
-  compile "$f" "${ours[@]}" -I"$sdk" -I"$out" -DLINUX_SOURCE_VERSION="\"$version\"" -- "$here/$f.c"
+  compile "$f" "${ours[@]}" -I"$sdk" -I"$out" -DKSTUB_LINUX="$kv" -DLINUX_SOURCE_VERSION="\"$version\"" -- "$here/$f.c"
 done
 for f in "$sdk"/*.c; do
   compile "sdk-$(basename "$f" .c)" "${common[@]}" -std=c11 -Wall -- "$f"

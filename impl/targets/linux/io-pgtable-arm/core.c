@@ -41,7 +41,7 @@ static void leave(struct kstub_account *old)
 	kstub_charge = old;
 }
 
-int lx_domain_alloc(enum lx_domain_type type, uint64_t pgsizes, int ias, int oas,
+int lx_domain_alloc(enum lx_domain_type type, bool stage2, uint64_t pgsizes, int ias, int oas,
 		    struct lx_domain **out, uint64_t *out_pgsizes)
 {
 	struct io_pgtable_cfg cfg = {
@@ -62,7 +62,7 @@ int lx_domain_alloc(enum lx_domain_type type, uint64_t pgsizes, int ias, int oas
 	tlb_init(&d->tlb);
 	if (is_paging(type)) {
 		old = enter(d);
-		d->ops = alloc_io_pgtable_ops(ARM_64_LPAE_S1, &cfg, &d->tlb);
+		d->ops = alloc_io_pgtable_ops(stage2 ? ARM_64_LPAE_S2 : ARM_64_LPAE_S1, &cfg, &d->tlb);
 		leave(old);
 		if (!d->ops) {
 			kfree(d);
@@ -243,13 +243,15 @@ int lx_translate(struct lx_domain *d, uint64_t iova, bool write, uint64_t *phys)
 
 		if (!s.mapped)
 			return -EFAULT;
-		fill = (struct tlb_entry){ .base = s.base, .size = s.size, .phys = s.phys, .writable = s.writable };
+		fill = (struct tlb_entry){ .base = s.base, .size = s.size, .phys = s.phys,
+					   .readable = s.readable, .writable = s.writable };
 		tlb_fill(&d->tlb, &fill);
 		e = &fill;
 	}
 	/* Stage 1 has no write-only encoding: every leaf is readable (AP[2] gates writes only).
-	 * The modelled device's accesses are privileged, so AP[1] (IOMMU_PRIV) plays no part. */
-	if (write && !e->writable)
+	 * The modelled device's accesses are privileged, so AP[1] (IOMMU_PRIV) plays no part.
+	 * Stage 2 has a bit each for read and write (S2AP), so a write-only leaf faults a read. */
+	if (write ? !e->writable : !e->readable)
 		return -EFAULT;
 	*phys = e->phys + (iova - e->base);
 	return 0;
