@@ -3,7 +3,9 @@
 # sid 7.2; default bookworm), compiled unchanged in userspace against the project's stub header,
 # under the project's core layer and C SDK, as a stdio adapter:
 #   impl/targets/linux/io-pgtable-arm/build/<suite>/io-pgtable-arm-adapter
-#   scripts/build-linux-target.sh [suite]
+#   scripts/build-linux-target.sh [suite] [mutant id]
+# With a mutant (impl/targets/linux/io-pgtable-arm/mutants/), a patched copy of the kernel files
+# is built instead, into build/<suite>/mutant-<id>/: the suite measured on a mutant.
 # Fetches the kernel files first (scripts/fetch-linux.sh). Does nothing when the binary is
 # newer than every input. Prints the binary's path on stdout.
 # Exit status: 0 built, 3 the Linux package cannot be fetched here, 1 anything else.
@@ -14,8 +16,9 @@ here="$root/impl/targets/linux/io-pgtable-arm"
 sdk="$root/impl/sdk/c/sdk"
 suite="${1:-bookworm}"
 case "$suite" in bookworm | trixie | sid) ;; *) echo "build-linux-target: unknown suite '$suite'" >&2; exit 1 ;; esac
+mutant="${2:-}"
 ksrc="$root/.cache/linux/$suite/src"
-out="$here/build/$suite"
+out="$here/build/$suite${mutant:+/mutant-$mutant}"
 bin="$out/io-pgtable-arm-adapter"
 
 fail() {
@@ -30,7 +33,7 @@ rc=0
 [ "$rc" -eq 0 ] || fail "fetching the Linux sources failed"
 [ -f "$sdk/iommu_sdk.h" ] || fail "the C SDK is missing ($sdk/iommu_sdk.h)"
 
-inputs=("$here"/*.c "$here"/*.h "$here"/topologies*.json "$here"/stubs "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
+inputs=("$here"/mutants "$here"/*.c "$here"/*.h "$here"/topologies*.json "$here"/stubs "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
 if [ -x "$bin" ] && [ -z "$(find "${inputs[@]}" -newer "$bin" -print -quit)" ]; then
   echo "$bin"
   exit 0
@@ -38,6 +41,13 @@ fi
 
 mkdir -p "$out/obj"
 rm -f "$bin"
+tree="$ksrc"
+if [ -n "$mutant" ]; then
+  # shellcheck source=lib/linux-mutant.sh
+  . "$root/scripts/lib/linux-mutant.sh"
+  linux_mutant_tree "$ksrc" "$suite" "$mutant" "$out/tree" || fail "mutant $mutant: no tree"
+  tree="$out/tree"
+fi
 
 # topologies.json (stage 1) and topologies-s2.json (stage 2) as bodies of C string literals.
 for t in topologies topologies-s2; do
@@ -50,7 +60,7 @@ IFS=. read -r kmaj kmin _ <<<"$version"
 kv=$((kmaj * 100 + kmin))
 common=(-std=gnu11 -O2 -g -fno-strict-aliasing)
 # The kernel's own files: its warnings are not ours to fix.
-kflags=("${common[@]}" -fno-strict-overflow -Wall -Wno-unused-function -Werror=implicit-function-declaration -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -I"$ksrc")
+kflags=("${common[@]}" -fno-strict-overflow -Wall -Wno-unused-function -Werror=implicit-function-declaration -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -I"$tree")
 # The project's files: no warning allowed.
 ours=("${common[@]}" -Wall -Wextra -Werror)
 
@@ -64,7 +74,7 @@ compile() { # <output name> <flags...> -- <source>
   objs+=("$out/obj/$name.o")
 }
 
-compile io-pgtable "${kflags[@]}" -- "$ksrc/drivers/iommu/io-pgtable.c"
+compile io-pgtable "${kflags[@]}" -- "$tree/drivers/iommu/io-pgtable.c"
 compile lpae-walk "${kflags[@]}" -- "$here/lpae-walk.c"
 for f in kernel-env tlb core; do
   compile "$f" "${ours[@]}" -Wno-unused-parameter -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -- "$here/$f.c"

@@ -31,7 +31,6 @@ enum { NR_IOMMU_PAGES, NR_SECONDARY_PAGETABLE };
 #if KSTUB_LINUX >= 700
 typedef unsigned long pgoff_t;
 typedef struct { int counter; } atomic_t;
-#define NUMA_NO_NODE (-1)
 struct folio;
 #define virt_to_folio(v) ((struct folio *)(v))
 struct iommu_pages_list { struct list_head pages; };

@@ -67,17 +67,34 @@ static inline void set_bit(long nr, volatile unsigned long *addr) { addr[nr / 64
 #define SZ_32M 0x02000000UL
 #define SZ_512M 0x20000000UL
 #define SZ_1G 0x40000000UL
+#define SZ_2G 0x80000000UL
+
+/* ---- what the kernel's own selftests use beyond the two files ---- */
+#define __initconst
+#define subsys_initcall(fn)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define BITS_PER_LONG 64
+#define for_each_set_bit(bit, addr, size) \
+	for ((bit) = 0; (bit) < (size); (bit)++) \
+		if (!(*(addr) & (1UL << (bit)))) {} else
+#define NUMA_NO_NODE (-1)
+#define set_dev_node(dev, node) ((void)(dev), (void)(node))
 
 /* ---- diagnostics: WARN_ON reports each site once on stderr (never stdout: the protocol) ---- */
 void kstub_warn(const char *file, int line, const char *cond);
 #define WARN_ON(cond) ({ bool __w = !!(cond); if (unlikely(__w)) kstub_warn(__FILE__, __LINE__, #cond); __w; })
 #define WARN_ON_ONCE(cond) WARN_ON(cond)
 #define WARN_ONCE(cond, fmt, ...) WARN_ON(cond)
+#define WARN(cond, fmt, ...) ({ bool __w = !!(cond); if (unlikely(__w)) fprintf(stderr, "WARNING: " fmt, ##__VA_ARGS__); __w; })
 #define BUG_ON(cond) do { if (unlikely(cond)) { kstub_warn(__FILE__, __LINE__, "BUG: " #cond); abort(); } } while (0)
 #define VM_BUG_ON(cond) BUG_ON(cond)
 #define pr_err(fmt, ...) fprintf(stderr, pr_fmt(fmt), ##__VA_ARGS__)
 #define pr_warn(fmt, ...) fprintf(stderr, pr_fmt(fmt), ##__VA_ARGS__)
+#ifdef KSTUB_PR_INFO /* the selftest program: its verdicts are pr_info lines */
+#define pr_info(fmt, ...) fprintf(stderr, pr_fmt(fmt), ##__VA_ARGS__)
+#else
 #define pr_info(fmt, ...) ((void)0)
+#endif
 #define pr_debug(fmt, ...) ((void)0)
 #ifndef pr_fmt
 #define pr_fmt(fmt) fmt
