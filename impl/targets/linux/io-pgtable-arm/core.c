@@ -4,6 +4,12 @@
  * iommu_iova_to_phys()) with the arm-smmu-v3 driver's pass-through map_pages/unmap_pages and
  * dma-iommu's flush-queue unmap. io-pgtable-arm itself is the kernel's code, untouched.
  *
+ * The same for 6.12 and 7.2, read again in each: 6.12's iommu_pgsize() guards offset +
+ * pgsize_next with check_add_overflow() as pgsize_for() does; 7.2 moves the loops into
+ * __iommu_map_domain_pgtbl() and __iommu_unmap_domain_pgtbl() with the same checks, chunking,
+ * stop at 0 and unroll (iommu_map_nosync()), and widens an empty gather there, which cannot
+ * happen here (io-pgtable-arm gathers every leaf it removes; dma_fq's gather is never synced).
+ *
  * Beyond 6.1, map and unmap refuse a range that wraps past 2^64 (MAP-OVERFLOW,
  * UNMAP-OVERFLOW): 6.1 relies on the driver's IAS check to catch it, which misses an unmap
  * that starts low and wraps.
