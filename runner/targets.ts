@@ -56,17 +56,32 @@ function qemuMatrix(matrix: string, what: string, dir: string, runs: number, arc
   }));
 }
 
-export const TARGETS: readonly Target[] = [
-  {
-    id: 'linux-io-pgtable-arm',
-    title: "Linux 6.1's io-pgtable-arm (Debian linux-source-6.1), under a core layer written from the rules",
-    prepare: ['scripts/fetch-linux.sh', 'scripts/build-linux-target.sh'],
-    adapter: 'cmd:impl/targets/linux/io-pgtable-arm/build/io-pgtable-arm-adapter',
+/** Linux's kernel release in each Debian suite (scripts/fetch-linux.sh), for titles only. */
+const LINUX_RELEASE: Record<DebianSuite, string> = { bookworm: '6.1', trixie: '6.12', sid: '7.2' };
+
+/**
+ * One target per Debian suite: Linux's io-pgtable-arm of that suite's linux-source, built by
+ * scripts/build-linux-target.sh <suite> and run at stage 1, or stage 2 (`--stage=2`). Each
+ * version has its own expectations; the causes are judged once, in expectations/causes.json.
+ */
+function linuxMatrix(matrix: string, format: string, args: string): Target[] {
+  const dir = 'impl/targets/linux/io-pgtable-arm';
+  const stage = args ? 's2-' : '';
+  return SUITES.map((suite) => ({
+    id: `${matrix}@${suite}`, matrix, suite,
+    title: `Linux ${LINUX_RELEASE[suite]}'s io-pgtable-arm ${format} (Debian ${suite}, linux-source-${LINUX_RELEASE[suite]}), under a core layer written from the rules`,
+    prepare: [`scripts/fetch-linux.sh ${suite}`, `scripts/build-linux-target.sh ${suite}`],
+    adapter: `cmd:${dir}/build/${suite}/io-pgtable-arm-adapter${args}`,
     profile: 'linux',
     runs: 2000,
     maxSteps: 60,
-    expectations: 'impl/targets/linux/io-pgtable-arm/expectations.json',
-  },
+    expectations: `${dir}/expectations/${stage}${suite}.json`,
+  }));
+}
+
+export const TARGETS: readonly Target[] = [
+  ...linuxMatrix('linux-io-pgtable-arm', 'ARM_64_LPAE_S1', ''),
+  ...linuxMatrix('linux-io-pgtable-arm-s2', 'ARM_64_LPAE_S2', ' --stage=2'),
   ...qemuMatrix('qemu-virtio-iommu', 'The virtio-iommu device', 'impl/targets/qemu/virtio-iommu', 600).map((t) => ({ ...t, profile: 'virtio-iommu' })),
   ...qemuMatrix('qemu-intel-iommu', "intel-iommu (VT-d, legacy mode) under the project's guest-driver kit", 'impl/targets/qemu/intel-iommu', 100),
   ...qemuMatrix('qemu-smmuv3', "SMMUv3 (stage 1, virt) under the project's guest-driver kit", 'impl/targets/qemu/smmuv3', 100, 'aarch64'),

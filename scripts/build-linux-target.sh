@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Builds real target 1: Linux 6.1's io-pgtable-arm, compiled in userspace against the project's
-# stub header, under the project's core layer and C SDK, as a stdio adapter:
-#   impl/targets/linux/io-pgtable-arm/build/io-pgtable-arm-adapter
+# Builds real target 1: Linux's io-pgtable-arm of one Debian suite (bookworm 6.1, trixie 6.12,
+# sid 7.2; default bookworm), compiled unchanged in userspace against the project's stub header,
+# under the project's core layer and C SDK, as a stdio adapter:
+#   impl/targets/linux/io-pgtable-arm/build/<suite>/io-pgtable-arm-adapter
+#   scripts/build-linux-target.sh [suite] [mutant id]
+# With a mutant (impl/targets/linux/io-pgtable-arm/mutants/), a patched copy of the kernel files
+# is built instead, into build/<suite>/mutant-<id>/: the suite measured on a mutant.
 # Fetches the kernel files first (scripts/fetch-linux.sh). Does nothing when the binary is
 # newer than every input. Prints the binary's path on stdout.
 # Exit status: 0 built, 3 the Linux package cannot be fetched here, 1 anything else.
@@ -10,9 +14,11 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/impl/targets/linux/io-pgtable-arm"
 sdk="$root/impl/sdk/c/sdk"
-suite=bookworm
+suite="${1:-bookworm}"
+case "$suite" in bookworm | trixie | sid) ;; *) echo "build-linux-target: unknown suite '$suite'" >&2; exit 1 ;; esac
+mutant="${2:-}"
 ksrc="$root/.cache/linux/$suite/src"
-out="$here/build"
+out="$here/build/$suite${mutant:+/mutant-$mutant}"
 bin="$out/io-pgtable-arm-adapter"
 
 fail() {
@@ -27,7 +33,7 @@ rc=0
 [ "$rc" -eq 0 ] || fail "fetching the Linux sources failed"
 [ -f "$sdk/iommu_sdk.h" ] || fail "the C SDK is missing ($sdk/iommu_sdk.h)"
 
-inputs=("$here"/*.c "$here"/*.h "$here"/topologies.json "$here"/stubs "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
+inputs=("$here"/mutants "$here"/*.c "$here"/*.h "$here"/topologies*.json "$here"/stubs "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
 if [ -x "$bin" ] && [ -z "$(find "${inputs[@]}" -newer "$bin" -print -quit)" ]; then
   echo "$bin"
   exit 0
@@ -35,14 +41,26 @@ fi
 
 mkdir -p "$out/obj"
 rm -f "$bin"
+tree="$ksrc"
+if [ -n "$mutant" ]; then
+  # shellcheck source=lib/linux-mutant.sh
+  . "$root/scripts/lib/linux-mutant.sh"
+  linux_mutant_tree "$ksrc" "$suite" "$mutant" "$out/tree" || fail "mutant $mutant: no tree"
+  tree="$out/tree"
+fi
 
-# topologies.json as the body of a C string literal.
-sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$/\\n"/' "$here/topologies.json" >"$out/topologies.inc"
+# topologies.json (stage 1) and topologies-s2.json (stage 2) as bodies of C string literals.
+for t in topologies topologies-s2; do
+  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$/\\n"/' "$here/$t.json" >"$out/$t.inc"
+done
 
 version="$(cut -d' ' -f2 "$ksrc/VERSION")"
+# The kernel's major.minor as one number (601, 612, 702): the stubs' only version switch.
+IFS=. read -r kmaj kmin _ <<<"$version"
+kv=$((kmaj * 100 + kmin))
 common=(-std=gnu11 -O2 -g -fno-strict-aliasing)
 # The kernel's own files: its warnings are not ours to fix.
-kflags=("${common[@]}" -fno-strict-overflow -Wall -Wno-unused-function -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -I"$ksrc")
+kflags=("${common[@]}" -fno-strict-overflow -Wall -Wno-unused-function -Werror=implicit-function-declaration -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -I"$tree")
 # The project's files: no warning allowed.
 ours=("${common[@]}" -Wall -Wextra -Werror)
 
@@ -56,13 +74,13 @@ compile() { # <output name> <flags...> -- <source>
   objs+=("$out/obj/$name.o")
 }
 
-compile io-pgtable "${kflags[@]}" -- "$ksrc/drivers/iommu/io-pgtable.c"
+compile io-pgtable "${kflags[@]}" -- "$tree/drivers/iommu/io-pgtable.c"
 compile lpae-walk "${kflags[@]}" -- "$here/lpae-walk.c"
 for f in kernel-env tlb core; do
-  compile "$f" "${ours[@]}" -Wno-unused-parameter -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -- "$here/$f.c"
+  compile "$f" "${ours[@]}" -Wno-unused-parameter -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -- "$here/$f.c"
 done
 for f in system adapter; do
-  compile "$f" "${ours[@]}" -I"$sdk" -I"$out" -DLINUX_SOURCE_VERSION="\"$version\"" -- "$here/$f.c"
+  compile "$f" "${ours[@]}" -I"$sdk" -I"$out" -DKSTUB_LINUX="$kv" -DLINUX_SOURCE_VERSION="\"$version\"" -- "$here/$f.c"
 done
 for f in "$sdk"/*.c; do
   compile "sdk-$(basename "$f" .c)" "${common[@]}" -std=c11 -Wall -- "$f"

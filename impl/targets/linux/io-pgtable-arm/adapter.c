@@ -1,8 +1,9 @@
 /*
- * adapter.c - Linux 6.1's io-pgtable-arm (Debian linux-source-6.1), built in userspace and
- * presented to iommu-conformance over the stdio protocol through the C SDK.
+ * adapter.c - Linux's io-pgtable-arm (Debian linux-source-6.1, -6.12 or -7.2, by KSTUB_LINUX),
+ * built in userspace and presented to iommu-conformance over the stdio protocol through the C SDK.
  *
- * A domain is an ARM_64_LPAE_S1 io_pgtable from alloc_io_pgtable_ops() on its SMMU's page
+ * A domain is an ARM_64_LPAE_S1 (ARM_64_LPAE_S2 on an "arm-lpae-s2" SMMU) io_pgtable from
+ * alloc_io_pgtable_ops() on its SMMU's page
  * sizes and widths; map/unmap/iova_to_phys go through the core layer of core.c; a device
  * access goes through the model TLB, then a walk of the real table (core.c, lpae-walk.c).
  */
@@ -17,9 +18,12 @@
 #include "system.h"
 
 /*
- * What Linux 6.1 + io-pgtable-arm do where implementations legally differ
- * (spec/policies.ts), each read in the 6.1 source (.cache/linux/bookworm/src after fetch-linux.sh):
- *   partial_unmap=split     io-pgtable-arm.c arm_lpae_split_blk_unmap() (removed only in v6.13)
+ * What Linux + io-pgtable-arm do where implementations legally differ (spec/policies.ts), each
+ * read in the 6.1 source (.cache/linux/bookworm/src after fetch-linux.sh) and again in 6.12
+ * (trixie) and 7.2 (sid); one differs:
+ *   partial_unmap=split     6.1, 6.12: io-pgtable-arm.c arm_lpae_split_blk_unmap()
+ *   partial_unmap=refuse    7.2: __arm_lpae_unmap() "Unmap of a partial large IOPTE is not
+ *                           allowed", returns 0 (split removed by 33729a5fc0ca, v6.13)
  *   unmap_hole=stop         iommu.c __iommu_unmap() stops when unmap_pages returns 0;
  *                           io-pgtable-arm.c __arm_lpae_unmap() returns 0 at an empty PTE
  *   overmap_errno=EEXIST    io-pgtable-arm.c arm_lpae_init_pte() / __arm_lpae_map()
@@ -27,30 +31,40 @@
  *   range_errno=ERANGE      io-pgtable-arm.c arm_lpae_map_pages() (iaext || paddr >> oas)
  *   misaligned_unmap=zero   iommu.c __iommu_unmap(): !IS_ALIGNED(iova | size) returns 0
  *   domain_lifetime=persist iommu.c iommu_domain_free() is the only end of a domain
- *   write_only_read=allow   io-pgtable-arm.c arm_lpae_prot_to_pte(): stage 1 has AP_RDONLY
+ *   write_only_read=allow   stage 1: io-pgtable-arm.c arm_lpae_prot_to_pte() has AP_RDONLY
  *                           or read-write, no write-only encoding
+ *   write_only_read=fault   stage 2 (--stage=2): arm_lpae_prot_to_pte() sets HAP_READ and
+ *                           HAP_WRITE (S2AP) each from its own IOMMU_* bit
  *   attach_busy=EBUSY       iommu.c __iommu_attach_group() (group->domain != default_domain)
  *   align_errno=EINVAL      iommu.c __iommu_map(): !IS_ALIGNED(iova | paddr | size) -> -EINVAL
  *   unknown_flags=ignore    io-pgtable-arm.c arm_lpae_prot_to_pte() tests only IOMMU_* bits
  *   reserved_fields=absent  the Linux API has none
  *   nonpaging_unmap=zero    iommu.c __iommu_unmap(): !(type & __IOMMU_DOMAIN_PAGING) returns 0
  */
-static const struct iommu_policy policies[] = {
-	{ "partial_unmap", "split" },
-	{ "unmap_hole", "stop" },
-	{ "overmap_errno", "EEXIST" },
-	{ "zero_size_map", "ok" },
-	{ "range_errno", "ERANGE" },
-	{ "misaligned_unmap", "zero" },
-	{ "domain_lifetime", "persist" },
-	{ "write_only_read", "allow" },
-	{ "attach_busy", "EBUSY" },
-	{ "align_errno", "EINVAL" },
-	{ "unknown_flags", "ignore" },
-	{ "reserved_fields", "absent" },
-	{ "nonpaging_unmap", "zero" },
-	{ NULL, NULL },
-};
+/* Every policy but write_only_read, which depends on the stage. */
+#if KSTUB_LINUX >= 613
+#define PARTIAL_UNMAP "refuse"
+#else
+#define PARTIAL_UNMAP "split"
+#endif
+#define POLICIES(write_only_read) { \
+	{ "partial_unmap", PARTIAL_UNMAP }, \
+	{ "unmap_hole", "stop" }, \
+	{ "overmap_errno", "EEXIST" }, \
+	{ "zero_size_map", "ok" }, \
+	{ "range_errno", "ERANGE" }, \
+	{ "misaligned_unmap", "zero" }, \
+	{ "domain_lifetime", "persist" }, \
+	{ "write_only_read", write_only_read }, \
+	{ "attach_busy", "EBUSY" }, \
+	{ "align_errno", "EINVAL" }, \
+	{ "unknown_flags", "ignore" }, \
+	{ "reserved_fields", "absent" }, \
+	{ "nonpaging_unmap", "zero" }, \
+	{ NULL, NULL }, \
+}
+static const struct iommu_policy policies_s1[] = POLICIES("allow");
+static const struct iommu_policy policies_s2[] = POLICIES("fault");
 
 /* What the target can show honestly. Not pasid/sva: the IOASID allocator and SVA are other
  * kernel code than io-pgtable-arm. */
@@ -65,9 +79,13 @@ static const struct iommu_capability capabilities[] = {
 	{ NULL, false },
 };
 
-/* topologies.json as a C string (scripts/build-linux-target.sh generates the include). */
-static const char topologies_json[] =
+/* topologies.json and topologies-s2.json as C strings (scripts/build-linux-target.sh
+ * generates the includes): the systems at stage 1, and with --stage=2 at stage 2. */
+static const char topologies_s1[] =
 #include "topologies.inc"
+	;
+static const char topologies_s2[] =
+#include "topologies-s2.inc"
 	;
 
 static struct sys sys;
@@ -143,7 +161,7 @@ static iommu_errno do_domain_alloc(void *ctx, const struct iommu_domain_alloc_re
 		iommu_reply_msg(r, "page sizes 0x%llx are not a subset of 0x%llx", (unsigned long long)want, (unsigned long long)m->pgsizes);
 		return IOMMU_EINVAL;
 	}
-	err = lx_domain_alloc(lx_type(q->type), want, m->ias, m->oas, &lx, &got);
+	err = lx_domain_alloc(lx_type(q->type), strcmp(m->format, "arm-lpae-s2") == 0, want, m->ias, m->oas, &lx, &got);
 	if (err)
 		return from_errno(err, r);
 	sys_add_domain(&sys, q->domain, q->type, iommu, lx, got);
@@ -379,14 +397,14 @@ static void do_destroy(void *ctx)
 	sys_destroy(&sys);
 }
 
-static const struct iommu_model model = {
+static struct iommu_model model = {
 	.hello = {
-		.name = "linux-6.1-io-pgtable-arm",
+		.name = "linux-io-pgtable-arm",
 		.version = LINUX_SOURCE_VERSION,
 		.profile = "linux",
-		.policies = policies,
+		.policies = policies_s1,
 		.capabilities = capabilities,
-		.topologies_json = topologies_json,
+		.topologies_json = topologies_s1,
 	},
 	.reset = do_reset,
 	.domain_alloc = do_domain_alloc,
@@ -406,7 +424,17 @@ static const struct iommu_model model = {
 	.destroy = do_destroy,
 };
 
-int main(void)
+/* No argument: stage 1. --stage=2: the same kernel code as a stage-2 SMMU (ARM_64_LPAE_S2),
+ * a matrix target of its own (runner/targets.ts). */
+int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "--stage=2") == 0) {
+		model.hello.name = "linux-io-pgtable-arm-s2";
+		model.hello.policies = policies_s2;
+		model.hello.topologies_json = topologies_s2;
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: %s [--stage=2]\n", argv[0]);
+		return 2;
+	}
 	return iommu_sdk_main(&model, NULL);
 }

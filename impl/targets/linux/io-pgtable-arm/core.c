@@ -4,6 +4,12 @@
  * iommu_iova_to_phys()) with the arm-smmu-v3 driver's pass-through map_pages/unmap_pages and
  * dma-iommu's flush-queue unmap. io-pgtable-arm itself is the kernel's code, untouched.
  *
+ * The same for 6.12 and 7.2, read again in each: 6.12's iommu_pgsize() guards offset +
+ * pgsize_next with check_add_overflow() as pgsize_for() does; 7.2 moves the loops into
+ * __iommu_map_domain_pgtbl() and __iommu_unmap_domain_pgtbl() with the same checks, chunking,
+ * stop at 0 and unroll (iommu_map_nosync()), and widens an empty gather there, which cannot
+ * happen here (io-pgtable-arm gathers every leaf it removes; dma_fq's gather is never synced).
+ *
  * Beyond 6.1, map and unmap refuse a range that wraps past 2^64 (MAP-OVERFLOW,
  * UNMAP-OVERFLOW): 6.1 relies on the driver's IAS check to catch it, which misses an unmap
  * that starts low and wraps.
@@ -41,7 +47,7 @@ static void leave(struct kstub_account *old)
 	kstub_charge = old;
 }
 
-int lx_domain_alloc(enum lx_domain_type type, uint64_t pgsizes, int ias, int oas,
+int lx_domain_alloc(enum lx_domain_type type, bool stage2, uint64_t pgsizes, int ias, int oas,
 		    struct lx_domain **out, uint64_t *out_pgsizes)
 {
 	struct io_pgtable_cfg cfg = {
@@ -62,7 +68,7 @@ int lx_domain_alloc(enum lx_domain_type type, uint64_t pgsizes, int ias, int oas
 	tlb_init(&d->tlb);
 	if (is_paging(type)) {
 		old = enter(d);
-		d->ops = alloc_io_pgtable_ops(ARM_64_LPAE_S1, &cfg, &d->tlb);
+		d->ops = alloc_io_pgtable_ops(stage2 ? ARM_64_LPAE_S2 : ARM_64_LPAE_S1, &cfg, &d->tlb);
 		leave(old);
 		if (!d->ops) {
 			kfree(d);
@@ -243,13 +249,15 @@ int lx_translate(struct lx_domain *d, uint64_t iova, bool write, uint64_t *phys)
 
 		if (!s.mapped)
 			return -EFAULT;
-		fill = (struct tlb_entry){ .base = s.base, .size = s.size, .phys = s.phys, .writable = s.writable };
+		fill = (struct tlb_entry){ .base = s.base, .size = s.size, .phys = s.phys,
+					   .readable = s.readable, .writable = s.writable };
 		tlb_fill(&d->tlb, &fill);
 		e = &fill;
 	}
 	/* Stage 1 has no write-only encoding: every leaf is readable (AP[2] gates writes only).
-	 * The modelled device's accesses are privileged, so AP[1] (IOMMU_PRIV) plays no part. */
-	if (write && !e->writable)
+	 * The modelled device's accesses are privileged, so AP[1] (IOMMU_PRIV) plays no part.
+	 * Stage 2 has a bit each for read and write (S2AP), so a write-only leaf faults a read. */
+	if (write ? !e->writable : !e->readable)
 		return -EFAULT;
 	*phys = e->phys + (iova - e->base);
 	return 0;

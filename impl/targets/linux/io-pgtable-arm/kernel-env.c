@@ -40,6 +40,41 @@ void kstub_free_pages(void *addr, unsigned int order)
 	free(addr);
 }
 
+#if KSTUB_LINUX >= 700
+/* drivers/iommu/iommu-pages.c (7.x): whole pages of the order that holds `size`, zeroed;
+ * iommu-pages.h declares these (the kernel file is not compiled here). */
+void *iommu_alloc_pages_node_sz(int nid, gfp_t gfp, size_t size);
+void iommu_free_pages(void *virt);
+int iommu_pages_start_incoherent(void *virt, struct device *dma_dev);
+void iommu_pages_free_incoherent(void *virt, struct device *dma_dev);
+
+void *iommu_alloc_pages_node_sz(int nid, gfp_t gfp, size_t size)
+{
+	(void)nid;
+	(void)gfp;
+	return kstub_alloc_pages(get_order(size));
+}
+
+void iommu_free_pages(void *virt)
+{
+	kstub_free_pages(virt, 0);
+}
+
+/* Only for a non-coherent walker; the target's cfg says coherent_walk. */
+int iommu_pages_start_incoherent(void *virt, struct device *dma_dev)
+{
+	(void)virt;
+	(void)dma_dev;
+	return 0;
+}
+
+void iommu_pages_free_incoherent(void *virt, struct device *dma_dev)
+{
+	(void)dma_dev;
+	iommu_free_pages(virt);
+}
+#endif
+
 void *kstub_kmalloc(size_t size, bool zero)
 {
 	if (kstub_should_fail())

@@ -57,6 +57,7 @@ struct list_head { struct list_head *next, *prev; };
 /* The kernel's bit searches are undefined for 0; so are these. */
 static inline unsigned long __ffs(unsigned long x) { return (unsigned long)__builtin_ctzl(x); }
 static inline unsigned long __fls(unsigned long x) { return 63UL - (unsigned long)__builtin_clzl(x); }
+static inline void set_bit(long nr, volatile unsigned long *addr) { addr[nr / 64] |= 1UL << (nr % 64); }
 #define ilog2(n) ((int)__fls((unsigned long)(n)))
 
 #define SZ_4K 0x00001000UL
@@ -66,16 +67,34 @@ static inline unsigned long __fls(unsigned long x) { return 63UL - (unsigned lon
 #define SZ_32M 0x02000000UL
 #define SZ_512M 0x20000000UL
 #define SZ_1G 0x40000000UL
+#define SZ_2G 0x80000000UL
+
+/* ---- what the kernel's own selftests use beyond the two files ---- */
+#define __initconst
+#define subsys_initcall(fn)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define BITS_PER_LONG 64
+#define for_each_set_bit(bit, addr, size) \
+	for ((bit) = 0; (bit) < (size); (bit)++) \
+		if (!(*(addr) & (1UL << (bit)))) {} else
+#define NUMA_NO_NODE (-1)
+#define set_dev_node(dev, node) ((void)(dev), (void)(node))
 
 /* ---- diagnostics: WARN_ON reports each site once on stderr (never stdout: the protocol) ---- */
 void kstub_warn(const char *file, int line, const char *cond);
 #define WARN_ON(cond) ({ bool __w = !!(cond); if (unlikely(__w)) kstub_warn(__FILE__, __LINE__, #cond); __w; })
 #define WARN_ON_ONCE(cond) WARN_ON(cond)
+#define WARN_ONCE(cond, fmt, ...) WARN_ON(cond)
+#define WARN(cond, fmt, ...) ({ bool __w = !!(cond); if (unlikely(__w)) fprintf(stderr, "WARNING: " fmt, ##__VA_ARGS__); __w; })
 #define BUG_ON(cond) do { if (unlikely(cond)) { kstub_warn(__FILE__, __LINE__, "BUG: " #cond); abort(); } } while (0)
 #define VM_BUG_ON(cond) BUG_ON(cond)
 #define pr_err(fmt, ...) fprintf(stderr, pr_fmt(fmt), ##__VA_ARGS__)
 #define pr_warn(fmt, ...) fprintf(stderr, pr_fmt(fmt), ##__VA_ARGS__)
+#ifdef KSTUB_PR_INFO /* the selftest program: its verdicts are pr_info lines */
+#define pr_info(fmt, ...) fprintf(stderr, pr_fmt(fmt), ##__VA_ARGS__)
+#else
 #define pr_info(fmt, ...) ((void)0)
+#endif
 #define pr_debug(fmt, ...) ((void)0)
 #ifndef pr_fmt
 #define pr_fmt(fmt) fmt
@@ -128,10 +147,14 @@ static inline unsigned int get_order(size_t size)
 #define kmalloc(size, gfp) kstub_kmalloc((size), false)
 #define kzalloc(size, gfp) kstub_kmalloc((size), true)
 #define kfree(p) free(p)
+/* 7.x: the allocation's size from its type; the gfp argument is optional. */
+#define kmalloc_obj(obj, ...) ((__typeof__(obj) *)kstub_kmalloc(sizeof(obj), false))
+#define kzalloc_obj(obj, ...) ((__typeof__(obj) *)kstub_kmalloc(sizeof(obj), true))
 
 /* ---- identity "physical" addresses and DMA mappings ---- */
 #define virt_to_phys(p) ((phys_addr_t)(uintptr_t)(p))
 #define __pa(p) virt_to_phys(p)
+#define phys_to_virt(x) ((void *)(uintptr_t)(x))
 #define __va(x) ((void *)(uintptr_t)(x))
 enum dma_data_direction { DMA_BIDIRECTIONAL = 0, DMA_TO_DEVICE = 1, DMA_FROM_DEVICE = 2 };
 #define dma_map_single(dev, ptr, size, dir) ((void)(dev), (dma_addr_t)(uintptr_t)(ptr))
@@ -155,9 +178,20 @@ struct iommu_iotlb_gather {
 	bool queued; /* a flush queue will flush everything later (dma_fq) */
 };
 
+/* 6.12+: dirty tracking (io-pgtable-arm's read_and_clear_dirty); the target never calls it. */
+#define IOMMU_DIRTY_NO_CLEAR (1 << 0)
+struct iommu_dirty_bitmap;
+#define iommu_dirty_bitmap_record(dirty, iova, length) ((void)(dirty), (void)(iova), (void)(length))
+
 static inline bool iommu_iotlb_gather_queued(struct iommu_iotlb_gather *gather)
 {
 	return gather && gather->queued;
 }
+
+/* ---- 6.12+: drivers/iommu/iommu-pages.h takes table pages through these ---- */
+#ifndef KSTUB_LINUX
+#error "KSTUB_LINUX (the kernel's major * 100 + minor) is set by scripts/build-linux-target.sh"
+#endif
+#include "kernel-stubs-pages.h"
 
 #endif /* KERNEL_STUBS_H */

@@ -5,7 +5,7 @@
  * second opinion of the format that could disagree with the code under test.
  */
 /* First: it defines pr_fmt before its own includes. */
-#include "drivers/iommu/io-pgtable-arm.c" /* from .cache/linux/bookworm/src (fetch-linux.sh) */
+#include "drivers/iommu/io-pgtable-arm.c" /* from .cache/linux/<suite>/src (fetch-linux.sh) */
 
 #include "lpae-walk.h"
 
@@ -35,7 +35,15 @@ struct lpae_slot lpae_walk(struct io_pgtable_ops *ops, uint64_t iova)
 		if (iopte_leaf(pte, lvl, data->iop.fmt)) {
 			s.mapped = true;
 			s.phys = iopte_to_paddr(pte, data);
-			s.writable = !(pte & ARM_LPAE_PTE_AP_RDONLY);
+			/* Bit 7 is AP[2] (read-only) at stage 1 but S2AP[1] (write allowed) at
+			 * stage 2, and bit 6 (AP[1], unprivileged) is S2AP[0] (read allowed). */
+			if (data->iop.fmt == ARM_64_LPAE_S2) {
+				s.readable = pte & ARM_LPAE_PTE_HAP_READ;
+				s.writable = pte & ARM_LPAE_PTE_HAP_WRITE;
+			} else {
+				s.readable = true;
+				s.writable = !(pte & ARM_LPAE_PTE_AP_RDONLY);
+			}
 			return s;
 		}
 		ptep = iopte_deref(pte, data);

@@ -15,7 +15,8 @@ struct lpae_slot {
 	uint64_t base;   /* first IOVA of the leaf, or of the empty entry's span */
 	uint64_t size;   /* the leaf's size, or the span the empty entry covers */
 	uint64_t phys;   /* output address of the leaf's first byte */
-	bool writable;   /* stage 1: AP[2] (read-only) clear */
+	bool readable;   /* stage 1: always; stage 2: S2AP read bit */
+	bool writable;   /* stage 1: AP[2] (read-only) clear; stage 2: S2AP write bit */
 };
 
 /*

@@ -15,7 +15,7 @@
 struct tlb_entry {
 	uint64_t base, size; /* the cached leaf: first IOVA and size */
 	uint64_t phys;       /* output address of base */
-	bool writable;
+	bool readable, writable;
 };
 
 struct model_tlb {
