@@ -56,6 +56,25 @@ function qemuMatrix(matrix: string, what: string, dir: string, runs: number, arc
   }));
 }
 
+/**
+ * One format of Linux's generic page table ("iommupt", drivers/iommu/generic_pt, 6.19+), built
+ * unchanged in userspace from the suite's linux-source: only sid has it today, so the matrix has
+ * one version until trixie's successor does.
+ */
+function genptMatrix(fmt: string, what: string, runs: number): Target[] {
+  const matrix = `linux-genpt-${fmt}`;
+  return (['sid'] as const).map((suite) => ({
+    id: `${matrix}@${suite}`, matrix, suite,
+    title: `Linux's generic_pt ${fmt} format, ${what}, from Debian ${suite}'s linux-source, under a 7.2 core layer written from the rules`,
+    prepare: [`scripts/fetch-linux.sh ${suite}`, `scripts/build-linux-genpt.sh ${fmt}`],
+    adapter: `cmd:impl/targets/linux/genpt/build/genpt-${fmt}-adapter`,
+    profile: 'linux',
+    runs,
+    maxSteps: 60,
+    expectations: `impl/targets/linux/genpt/expectations/${fmt}.json`,
+  }));
+}
+
 export const TARGETS: readonly Target[] = [
   {
     id: 'linux-io-pgtable-arm',
@@ -67,6 +86,7 @@ export const TARGETS: readonly Target[] = [
     maxSteps: 60,
     expectations: 'impl/targets/linux/io-pgtable-arm/expectations.json',
   },
+  ...genptMatrix('amdv1', "AMD IOMMU v1 (amd/iommu.c's configuration)", 300),
   ...qemuMatrix('qemu-virtio-iommu', 'The virtio-iommu device', 'impl/targets/qemu/virtio-iommu', 600).map((t) => ({ ...t, profile: 'virtio-iommu' })),
   ...qemuMatrix('qemu-intel-iommu', "intel-iommu (VT-d, legacy mode) under the project's guest-driver kit", 'impl/targets/qemu/intel-iommu', 100),
   ...qemuMatrix('qemu-smmuv3', "SMMUv3 (stage 1, virt) under the project's guest-driver kit", 'impl/targets/qemu/smmuv3', 100, 'aarch64'),
