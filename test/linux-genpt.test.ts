@@ -1,8 +1,9 @@
 // Linux 7.2's generic page table ("iommupt", drivers/iommu/generic_pt), fetched from Debian sid's
 // linux-source and built in userspace one format at a time (scripts/build-linux-genpt.sh <fmt>),
-// driven over the stdio protocol. The suite's findings must be exactly the judged ones of the
-// format's expectations file: a new divergence, or an expected one that vanished, fails. Without
-// the package (no apt, no network) the tests warn loudly and skip, except under CI=true.
+// driven over the stdio protocol: amdv1 (AMD v1 host tables), x86_64 (AMD v2) and vtdss (VT-d
+// second stage). The suite's findings must be exactly the judged ones of the format's
+// expectations file: a new divergence, or an expected one that vanished, fails. Without the
+// package (no apt, no network) the tests warn loudly and skip, except under CI=true.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,13 +12,12 @@ import { join } from 'node:path';
 import { unavailableTarget } from './helpers.ts';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { decodeHello, resolvePolicies, validateTopology } from '../spec/index.ts';
+import { type Expectations, readExpectations } from '../runner/targets.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 /** build-linux-genpt.sh: the package cannot be fetched on this machine. */
 const UNAVAILABLE = 3;
 
-interface Expectation { rule: string; status: string; causes: string[]; required: boolean; judgement: string }
-interface Expectations { run: { seed: number; runs: number; maxSteps?: number }; causes: Record<string, { verdict: string }>; expected: Expectation[] }
 interface Finding { rule: string; status: string; trace: string[]; observed: string; expected: string[] }
 
 /** Sends request lines to a fresh adapter process; its replies by id (a crash answers what it reached). */
@@ -46,21 +46,31 @@ function bounded(bin: string, exp: Expectations): Finding[] {
   }
 }
 
-describe('linux-genpt-amdv1@sid', () => {
-  const EXPECTATIONS = join(ROOT, 'impl/targets/linux/genpt/expectations/amdv1.json');
+/** Each format with the widths and page sizes its topologies offer, and its write-only answer. */
+const FORMATS = [
+  // 48 and 57 bits with every AMD page size but 512G, and amd_iommu=nohugepages.
+  { fmt: 'amdv1', systems: ['7f7ffffff000/48', 'ff7ffffff000/57', '1000/48'], writeOnlyRead: 'fault' },
+  // amd_iommu_domain_alloc_paging_v2(): 47 or 56 bits.
+  { fmt: 'x86_64', systems: ['40201000/47', '40201000/56'], writeOnlyRead: 'allow' },
+  // MGAW 48, 39 and 57; intel_iommu=sp_off.
+  { fmt: 'vtdss', systems: ['40201000/48', '40201000/39', '40201000/57', '1000/48'], writeOnlyRead: 'fault' },
+] as const;
+
+describe.each(FORMATS)('linux-genpt-$fmt@sid', ({ fmt, systems, writeOnlyRead }) => {
+  const EXPECTATIONS = join(ROOT, `impl/targets/linux/genpt/expectations/${fmt}.json`);
   let binary: string | null = null;
   let buildError = '';
 
   beforeAll(() => {
-    const r = spawnSync('bash', [join(ROOT, 'scripts/build-linux-genpt.sh'), 'amdv1'], { encoding: 'utf8', timeout: 600_000 });
+    const r = spawnSync('bash', [join(ROOT, 'scripts/build-linux-genpt.sh'), fmt], { encoding: 'utf8', timeout: 600_000 });
     if (r.status === 0) binary = r.stdout.trim().split('\n').at(-1)!;
     else if (r.status === UNAVAILABLE) buildError = r.stderr.trim();
-    else throw new Error(`build-linux-genpt.sh amdv1 failed (status ${r.status}): ${r.stderr.trim()}`);
+    else throw new Error(`build-linux-genpt.sh ${fmt} failed (status ${r.status}): ${r.stderr.trim()}`);
   }, 600_000);
 
   /** The binary, or a loud skip (a failure under CI=true) when the kernel package is out of reach. */
   function target(ctx: { skip: (note?: string) => never }): string {
-    return binary ?? unavailableTarget(ctx, 'the Linux generic_pt amdv1 target (linux-source-7.2, Debian sid)', buildError);
+    return binary ?? unavailableTarget(ctx, `the Linux generic_pt ${fmt} target (linux-source-7.2, Debian sid)`, buildError);
   }
 
   function hello(bin: string) {
@@ -72,16 +82,14 @@ describe('linux-genpt-amdv1@sid', () => {
     return (converse(bin, [{ op: 'hello', protocol: 1 }]).get(0)!.ok as { topologies: object[] }).topologies;
   }
 
-  test('hello: the linux profile with iommupt policies, and the AMD topologies the suite accepts', (ctx) => {
+  test('hello: the linux profile with iommupt policies, and topologies the suite accepts', (ctx) => {
     const bin = target(ctx);
     const h = hello(bin);
     expect(h.profile).toBe('linux');
     const p = resolvePolicies(h.profile, h.policies);
-    expect([p.partial_unmap, p.overmap_errno, p.zero_size_map, p.write_only_read]).toEqual(['whole-leaf', 'EADDRINUSE', 'EINVAL', 'fault']);
+    expect([p.partial_unmap, p.overmap_errno, p.zero_size_map, p.write_only_read]).toEqual(['whole-leaf', 'EADDRINUSE', 'EINVAL', writeOnlyRead]);
     const decoded = h.topologies as Exclude<typeof h.topologies, 'any' | undefined>;
-    // 48 and 57 bits with every AMD page size but 512G, and amd_iommu=nohugepages.
-    expect(new Set(decoded.flatMap((t) => t.iommus.map((m) => `${m.pgsizes.toString(16)}/${m.ias}`))))
-      .toEqual(new Set(['7f7ffffff000/48', 'ff7ffffff000/57', '1000/48']));
+    expect(new Set(decoded.flatMap((t) => t.iommus.map((m) => `${m.pgsizes.toString(16)}/${m.ias}`)))).toEqual(new Set(systems));
     for (const t of decoded) expect(validateTopology(t)).toEqual([]);
   });
 
@@ -105,14 +113,14 @@ describe('linux-genpt-amdv1@sid', () => {
     expect(strict.get(5)).toMatchObject({ ok: { phys: '0x80005008' } });
     expect(strict.get(6)).toMatchObject({ ok: { unmapped: '0x1000' } });
     expect(strict.get(7)).toMatchObject({ ok: { phys: '0x0' } });
-    expect(strict.get(8)).toMatchObject({ err: 'FAULT' }); // amd_iommu_iotlb_sync over the gathered range
+    expect(strict.get(8)).toMatchObject({ err: 'FAULT' }); // the driver's iotlb_sync over the gathered range
     const lazy = session('dma_fq');
     expect(lazy.get(7)).toMatchObject({ ok: { phys: '0x0' } });
     expect(lazy.get(8)).toMatchObject({ ok: { phys: '0x80005008' } }); // the queued gather left it cached
     expect(lazy.get(10)).toMatchObject({ err: 'FAULT' }); // flush_iotlb_all
   });
 
-  test('the table grows on demand (PT_FEAT_DYNAMIC_TOP) and the device walks from the top change_top() gave it', (ctx) => {
+  test.runIf(fmt === 'amdv1')('the table grows on demand (PT_FEAT_DYNAMIC_TOP) and the device walks from the top change_top() gave it', (ctx) => {
     const bin = target(ctx);
     const topology = topologies(bin)[1]!; // 57 bits: starts at level 2 (39 bits)
     const r = converse(bin, [
@@ -148,10 +156,9 @@ describe('linux-genpt-amdv1@sid', () => {
     expect(r.has(3)).toBe(false); // no answer: SIGSEGV inside the kernel's code
   });
 
-  test('a bounded suite run finds exactly the judged divergences of expectations/amdv1.json', { timeout: 600_000 }, (ctx) => {
+  test('a bounded suite run finds exactly the judged divergences of its expectations', { timeout: 600_000 }, (ctx) => {
     const bin = target(ctx);
-    const exp = JSON.parse(readFileSync(EXPECTATIONS, 'utf8')) as Expectations;
-    for (const e of exp.expected) for (const c of e.causes) expect(exp.causes[c], `${e.rule}: unknown cause ${c}`).toBeDefined();
+    const exp = readExpectations(EXPECTATIONS); // resolves the shared causes.json, checks every cause is named
     const found = bounded(bin, exp);
     const key = (x: { rule: string; status: string }) => `${x.rule} ${x.status}`;
     const known = new Set(exp.expected.map(key));

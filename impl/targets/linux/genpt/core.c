@@ -11,10 +11,12 @@
  * file follows 7.2 (drivers/iommu/iommu.c: iommu_map_nosync(), iommu_map(), __iommu_unmap(),
  * iommu_unmap(), iommu_unmap_fast(); include/linux/iommu.h: iommu_iotlb_sync()).
  *
- * The driver under it is the one that uses the format (amd/iommu.c for amdv1): its
- * iotlb_sync flushes exactly the gathered [start, end] and then frees the gathered tables; its
- * change_top() repoints the hardware at a grown table. The device walks from what the driver
- * told it, and its TLB forgets only what iotlb_sync and flush_iotlb_all invalidate.
+ * The driver under it is the one that uses the format (amd/iommu.c for amdv1 and x86_64,
+ * intel/iommu.c for vtdss): its iotlb_sync (amd_iommu_iotlb_sync(), intel_iommu_tlb_sync())
+ * invalidates exactly the gathered [start, end] and then frees the gathered tables; its
+ * change_top() (amdv1's PT_FEAT_DYNAMIC_TOP only) repoints the hardware at a grown table. The
+ * device walks from what the driver told it, and its TLB forgets only what iotlb_sync and
+ * flush_iotlb_all invalidate.
  */
 #include <stdarg.h>
 
@@ -69,11 +71,13 @@ static void __attribute__((format(printf, 1, 2))) tr(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- the driver (amd/iommu.c for amdv1) ---- */
+/* ---- the driver (amd/iommu.c, intel/iommu.c) ---- */
 
 /*
- * The driver's iotlb_sync (amd_iommu_iotlb_sync()): INVALIDATE_IOMMU_PAGES over exactly the
- * gathered [start, end] (PDE too when tables were freed), then free the gathered tables.
+ * The driver's iotlb_sync: amd_iommu_iotlb_sync() (INVALIDATE_IOMMU_PAGES, PDE too when tables
+ * were freed) and intel_iommu_tlb_sync() (cache_tag_flush_range()) both invalidate the
+ * gathered [start, end], then free the gathered tables. Modelled exactly: a gather smaller than
+ * what was removed leaves the rest cached.
  */
 static void driver_iotlb_sync(struct lx_domain *d, struct iommu_iotlb_gather *g)
 {
@@ -213,7 +217,8 @@ static uint64_t unmap_strict(struct lx_domain *d, uint64_t iova, uint64_t size)
 }
 
 /* iommu_map(): iommu_map_nosync() (map_range, and iommu_unmap() of what it mapped on an
- * error); iommu_sync_map() is amd_iommu_iotlb_sync_map(), a no-op without np_cache. */
+ * error); iommu_sync_map() is a no-op here (amd_iommu_iotlb_sync_map() without np_cache,
+ * VT-d without caching mode or RWBF). */
 int lx_map(struct lx_domain *d, uint64_t iova, uint64_t paddr, uint64_t size, uint32_t prot)
 {
 	struct kstub_account *old;
@@ -264,8 +269,8 @@ uint64_t lx_iova_to_phys(struct lx_domain *d, uint64_t iova)
 	return genpt_format.iova_to_phys(&pt_of(d)->domain, iova);
 }
 
-/* The flush queue draining: flush_iotlb_all (amd_iommu_flush_iotlb_all()), then the queued
- * tables are freed (iommu_dma_free_fq's iommu_put_pages_list()). */
+/* The flush queue draining: flush_iotlb_all (amd_iommu_flush_iotlb_all(),
+ * intel_flush_iotlb_all()), then the queued tables are freed. */
 void lx_flush(struct lx_domain *d)
 {
 	struct kstub_account *old;
@@ -293,8 +298,8 @@ int lx_translate(struct lx_domain *d, uint64_t iova, bool write, uint64_t *phys)
 
 		if (!l.mapped || (!l.readable && !write))
 			return -EFAULT;
-		/* A write-only leaf (amdv1's IW without IR) is not cached: the model TLB keeps only
-		 * the write permission. Its writes re-walk the table each time. */
+		/* A write-only leaf (amdv1's IW without IR, vtdss's W without R) is not cached:
+		 * the model TLB keeps only the write permission. Its writes re-walk each time. */
 		if (!l.readable) {
 			if (!l.writable)
 				return -EFAULT;
