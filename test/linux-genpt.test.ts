@@ -120,6 +120,23 @@ describe.each(FORMATS)('linux-genpt-$fmt@sid', ({ fmt, systems, writeOnlyRead })
     expect(lazy.get(10)).toMatchObject({ err: 'FAULT' }); // flush_iotlb_all
   });
 
+  test('the gathered range covers every leaf removed, not only the first (a cached second page faults after unmap)', (ctx) => {
+    const bin = target(ctx);
+    const r = converse(bin, [
+      { op: 'hello', protocol: 1 },
+      { op: 'reset', topology: topologies(bin)[0]! },
+      { op: 'domain_alloc', domain: 'd1', type: 'paging', dev: 'dev1' },
+      { op: 'attach', dev: 'dev1', domain: 'd1' },
+      { op: 'map', domain: 'd1', iova: '0x0', paddr: '0x80000000', size: '0x3000', prot: 3 },
+      { op: 'dma', dev: 'dev1', iova: '0x2008', access: 'r' }, // 5: caches the last leaf
+      { op: 'unmap', domain: 'd1', iova: '0x0', size: '0x3000' },
+      { op: 'dma', dev: 'dev1', iova: '0x2008', access: 'r' }, // 7
+    ]);
+    expect(r.get(5)).toMatchObject({ ok: { phys: '0x80002008' } });
+    expect(r.get(6)).toMatchObject({ ok: { unmapped: '0x3000' } });
+    expect(r.get(7)).toMatchObject({ err: 'FAULT' });
+  });
+
   test.runIf(fmt === 'amdv1')('the table grows on demand (PT_FEAT_DYNAMIC_TOP) and the device walks from the top change_top() gave it', (ctx) => {
     const bin = target(ctx);
     const topology = topologies(bin)[1]!; // 57 bits: starts at level 2 (39 bits)
