@@ -185,3 +185,21 @@ describe.each(FORMATS)('linux-genpt-$fmt@sid', ({ fmt, systems, writeOnlyRead })
     expect(exp.expected.filter((e) => e.required && !seen.has(key(e))).map(key), 'expected divergences that no longer show').toEqual([]);
   });
 });
+
+/**
+ * The kernel's own KUnit suites for each format (kunit_generic_pt.h, kunit_iommu_pt.h), built
+ * unchanged in userspace under the project's KUnit shim: the baseline, recorded as
+ * [passed, failed, skipped]. The skips are the suites' own (no DYNAMIC_TOP, a range too small).
+ */
+const KUNIT_BASELINE = { amdv1: [33, 0, 3], x86_64: [72, 0, 4], vtdss: [57, 0, 3], riscv64: [48, 0, 3] } as const;
+
+describe.each(Object.entries(KUNIT_BASELINE))('generic_pt KUnit baseline: %s', (fmt, counts) => {
+  test('every case passes or is skipped by the suite itself, as recorded', { timeout: 300_000 }, (ctx) => {
+    const r = spawnSync('bash', [join(ROOT, 'scripts/run-genpt-kunit.sh'), fmt], { encoding: 'utf8', timeout: 280_000 });
+    if (r.status === UNAVAILABLE) unavailableTarget(ctx, `generic_pt's KUnit suites (${fmt}, linux-source-7.2)`, r.stderr.trim());
+    const failed = r.stdout.split('\n').filter((l) => l.startsWith('FAIL'));
+    expect(failed, r.stderr.slice(-2000)).toEqual([]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`kunit: ${fmt}: ${counts[0]} passed, ${counts[1]} failed, ${counts[2]} skipped`);
+  });
+});

@@ -90,13 +90,15 @@ static void driver_iotlb_sync(struct lx_domain *d, struct iommu_iotlb_gather *g)
 	iommu_put_pages_list(&g->freelist);
 }
 
-/* include/linux/iommu.h iommu_iotlb_sync(): the driver only for a non-empty range. */
-void iommu_iotlb_sync(struct iommu_domain *domain, struct iommu_iotlb_gather *g)
+static void iotlb_sync_op(struct iommu_domain *domain, struct iommu_iotlb_gather *g)
 {
-	if (g->start < g->end)
-		driver_iotlb_sync(of_domain(domain), g);
-	iommu_iotlb_gather_init(g);
+	driver_iotlb_sync(of_domain(domain), g);
 }
+
+/* The driver's iommu_domain_ops, as far as the core calls them here. */
+static const struct iommu_domain_ops domain_ops = {
+	.iotlb_sync = iotlb_sync_op,
+};
 
 /* amd_iommu_change_top(): the DTE now points at the new top with the new mode. */
 static void change_top(struct pt_iommu *table, phys_addr_t top_paddr, unsigned int top_level)
@@ -152,6 +154,7 @@ int lx_domain_alloc(enum lx_domain_type type, uint64_t pgsizes, int ias, int oas
 		struct pt_iommu *pt = pt_of(d);
 
 		pt->driver_ops = &driver_ops;
+		pt->domain.ops = &domain_ops; /* pt_iommu_init() keeps the domain's ops */
 		old = enter(d);
 		ret = genpt_format.init(pt, (unsigned int)ias, (unsigned int)oas);
 		leave(old);

@@ -11,6 +11,8 @@
 
 struct kstub_account *kstub_charge;
 long kstub_fail_nth;
+/* Every table page allocated and not yet freed (the KUnit baseline's NR_SECONDARY_PAGETABLE). */
+long kstub_table_pages;
 
 bool kstub_should_fail(void)
 {
@@ -70,6 +72,7 @@ void *iommu_alloc_pages_node_sz(int nid, gfp_t gfp, size_t size)
 	*bucket(p) = d;
 	if (d->charged)
 		d->charged->pages++;
+	kstub_table_pages++;
 	return p;
 }
 
@@ -87,6 +90,7 @@ void iommu_free_pages(void *virt)
 	/* Charged to the domain that allocated it: a flush queue may free it later. */
 	if (d->charged)
 		d->charged->pages--;
+	kstub_table_pages--;
 	free(d);
 	free(virt);
 }

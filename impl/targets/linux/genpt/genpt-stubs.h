@@ -220,8 +220,22 @@ struct iommu_domain_geometry {
 	bool force_aperture;
 };
 
+struct iommu_domain;
+struct iommu_iotlb_gather;
+struct iommu_dirty_bitmap;
+
+/* The domain ops generic_pt's users fill (IOMMU_PT_DOMAIN_OPS) and the core calls. */
+struct iommu_domain_ops {
+	phys_addr_t (*iova_to_phys)(struct iommu_domain *domain, dma_addr_t iova);
+	int (*read_and_clear_dirty)(struct iommu_domain *domain, unsigned long iova, size_t size,
+				    unsigned long flags, struct iommu_dirty_bitmap *dirty);
+	void (*iotlb_sync)(struct iommu_domain *domain, struct iommu_iotlb_gather *gather);
+	void (*flush_iotlb_all)(struct iommu_domain *domain);
+};
+
 struct iommu_domain {
 	unsigned int type;
+	const struct iommu_domain_ops *ops;
 	unsigned long pgsize_bitmap;
 	struct iommu_domain_geometry geometry;
 	bool is_iommupt;
@@ -270,8 +284,13 @@ static inline void iommu_iotlb_gather_add_range(struct iommu_iotlb_gather *g, un
 		g->end = end;
 }
 
-/* The driver's iotlb_sync (genpt-tlb.c): invalidates the gathered range, frees its pages. */
-void iommu_iotlb_sync(struct iommu_domain *domain, struct iommu_iotlb_gather *g);
+/* include/linux/iommu.h, 7.2: the driver's iotlb_sync only for a non-empty range. */
+static inline void iommu_iotlb_sync(struct iommu_domain *domain, struct iommu_iotlb_gather *g)
+{
+	if (domain->ops->iotlb_sync && likely(g->start < g->end))
+		domain->ops->iotlb_sync(domain, g);
+	iommu_iotlb_gather_init(g);
+}
 
 /* ---- drivers/iommu/iommu-pages.h, replaced (see the top of this file) ---- */
 #define __IOMMU_PAGES_H
@@ -287,9 +306,10 @@ static inline bool iommu_pages_list_empty(struct iommu_pages_list *list)
 {
 	return list_empty(&list->pages);
 }
-/* The tables are coherent here (no PT_FEAT_DMA_INCOHERENT): these are never reached. */
-static inline int iommu_pages_start_incoherent(void *virt, struct device *d) { (void)virt; (void)d; return -EOPNOTSUPP; }
-static inline int iommu_pages_start_incoherent_list(struct iommu_pages_list *l, struct device *d) { (void)l; (void)d; return -EOPNOTSUPP; }
+/* The CONFIG_X86 flavour (clflush_cache_range()): memory is coherent here, so nothing to do.
+ * The targets never ask for PT_FEAT_DMA_INCOHERENT; the KUnit suites do. */
+static inline int iommu_pages_start_incoherent(void *virt, struct device *d) { (void)virt; (void)d; return 0; }
+static inline int iommu_pages_start_incoherent_list(struct iommu_pages_list *l, struct device *d) { (void)l; (void)d; return 0; }
 static inline void iommu_pages_flush_incoherent(struct device *d, void *v, size_t o, size_t l) { (void)d; (void)v; (void)o; (void)l; }
 static inline void iommu_pages_stop_incoherent_list(struct iommu_pages_list *l, struct device *d) { (void)l; (void)d; }
 static inline void iommu_pages_free_incoherent(void *virt, struct device *d) { (void)d; iommu_free_pages(virt); }
