@@ -89,6 +89,7 @@ export const TARGETS: readonly Target[] = [
   ...genptMatrix('amdv1', "AMD IOMMU v1 host tables (amd/iommu.c's configuration)", 300),
   ...genptMatrix('x86_64', "AMD IOMMU v2 tables (amd/iommu.c's configuration)", 300),
   ...genptMatrix('vtdss', "VT-d second stage (intel/iommu.c's configuration)", 300),
+  ...genptMatrix('riscv64', "RISC-V IOMMU Sv39/48/57 (riscv/iommu.c's configuration)", 300),
   ...qemuMatrix('qemu-virtio-iommu', 'The virtio-iommu device', 'impl/targets/qemu/virtio-iommu', 600).map((t) => ({ ...t, profile: 'virtio-iommu' })),
   ...qemuMatrix('qemu-intel-iommu', "intel-iommu (VT-d, legacy mode) under the project's guest-driver kit", 'impl/targets/qemu/intel-iommu', 100),
   ...qemuMatrix('qemu-smmuv3', "SMMUv3 (stage 1, virt) under the project's guest-driver kit", 'impl/targets/qemu/smmuv3', 100, 'aarch64'),

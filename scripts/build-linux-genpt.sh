@@ -4,14 +4,14 @@
 # headers (impl/targets/linux/genpt/), under the project's 7.2 core layer and C SDK, as a
 # stdio adapter:
 #   impl/targets/linux/genpt/build/genpt-<fmt>-adapter
-# Usage: scripts/build-linux-genpt.sh <fmt>   (amdv1, x86_64 or vtdss)
+# Usage: scripts/build-linux-genpt.sh <fmt>   (amdv1, x86_64, vtdss or riscv64)
 # Fetches the kernel files first (scripts/fetch-linux.sh sid). Does nothing when the binary is
 # newer than every input. Prints the binary's path on stdout.
 # Exit status: 0 built, 3 the Linux package cannot be fetched here, 1 anything else.
 set -euo pipefail
 
 fmt="${1:-}"
-case "$fmt" in amdv1 | x86_64 | vtdss) ;; *) echo "build-linux-genpt: unknown format '$fmt' (usage: build-linux-genpt.sh amdv1|x86_64|vtdss)" >&2; exit 1 ;; esac
+case "$fmt" in amdv1 | x86_64 | vtdss | riscv64) ;; *) echo "build-linux-genpt: unknown format '$fmt' (usage: build-linux-genpt.sh amdv1|x86_64|vtdss|riscv64)" >&2; exit 1 ;; esac
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/impl/targets/linux/genpt"

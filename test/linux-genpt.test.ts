@@ -1,9 +1,10 @@
 // Linux 7.2's generic page table ("iommupt", drivers/iommu/generic_pt), fetched from Debian sid's
 // linux-source and built in userspace one format at a time (scripts/build-linux-genpt.sh <fmt>),
-// driven over the stdio protocol: amdv1 (AMD v1 host tables), x86_64 (AMD v2) and vtdss (VT-d
-// second stage). The suite's findings must be exactly the judged ones of the format's
-// expectations file: a new divergence, or an expected one that vanished, fails. Without the
-// package (no apt, no network) the tests warn loudly and skip, except under CI=true.
+// driven over the stdio protocol: amdv1 (AMD v1 host tables), x86_64 (AMD v2), vtdss (VT-d
+// second stage) and riscv64 (RISC-V IOMMU). The suite's findings must be exactly the judged
+// ones of the format's expectations file: a new divergence, or an expected one that vanished,
+// fails. Without the package (no apt, no network) the tests warn loudly and skip, except under
+// CI=true.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -54,6 +55,8 @@ const FORMATS = [
   { fmt: 'x86_64', systems: ['40201000/47', '40201000/56'], writeOnlyRead: 'allow' },
   // MGAW 48, 39 and 57; intel_iommu=sp_off.
   { fmt: 'vtdss', systems: ['40201000/48', '40201000/39', '40201000/57', '1000/48'], writeOnlyRead: 'fault' },
+  // Sv48, Sv39 and Sv57, each as the width of its lower canonical half.
+  { fmt: 'riscv64', systems: ['8040211000/47', '40211000/38', '8040211000/56'], writeOnlyRead: 'allow' },
 ] as const;
 
 describe.each(FORMATS)('linux-genpt-$fmt@sid', ({ fmt, systems, writeOnlyRead }) => {
