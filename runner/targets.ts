@@ -79,9 +79,32 @@ function linuxMatrix(matrix: string, format: string, args: string): Target[] {
   }));
 }
 
+/**
+ * One format of Linux's generic page table ("iommupt", drivers/iommu/generic_pt, 6.19+), built
+ * unchanged in userspace from the suite's linux-source: only sid has it today, so the matrix has
+ * one version until trixie's successor does.
+ */
+function genptMatrix(fmt: string, what: string, runs: number): Target[] {
+  const matrix = `linux-genpt-${fmt}`;
+  return (['sid'] as const).map((suite) => ({
+    id: `${matrix}@${suite}`, matrix, suite,
+    title: `Linux's generic_pt ${fmt} format, ${what}, from Debian ${suite}'s linux-source, under a 7.2 core layer written from the rules`,
+    prepare: [`scripts/fetch-linux.sh ${suite}`, `scripts/build-linux-genpt.sh ${fmt}`],
+    adapter: `cmd:impl/targets/linux/genpt/build/genpt-${fmt}-adapter`,
+    profile: 'linux',
+    runs,
+    maxSteps: 60,
+    expectations: `impl/targets/linux/genpt/expectations/${fmt}.json`,
+  }));
+}
+
 export const TARGETS: readonly Target[] = [
   ...linuxMatrix('linux-io-pgtable-arm', 'ARM_64_LPAE_S1', ''),
   ...linuxMatrix('linux-io-pgtable-arm-s2', 'ARM_64_LPAE_S2', ' --stage=2'),
+  ...genptMatrix('amdv1', "AMD IOMMU v1 host tables (amd/iommu.c's configuration)", 300),
+  ...genptMatrix('x86_64', "AMD IOMMU v2 tables (amd/iommu.c's configuration)", 300),
+  ...genptMatrix('vtdss', "VT-d second stage (intel/iommu.c's configuration)", 300),
+  ...genptMatrix('riscv64', "RISC-V IOMMU Sv39/48/57 (riscv/iommu.c's configuration)", 300),
   ...qemuMatrix('qemu-virtio-iommu', 'The virtio-iommu device', 'impl/targets/qemu/virtio-iommu', 600).map((t) => ({ ...t, profile: 'virtio-iommu' })),
   ...qemuMatrix('qemu-intel-iommu', "intel-iommu (VT-d, legacy mode) under the project's guest-driver kit", 'impl/targets/qemu/intel-iommu', 100),
   ...qemuMatrix('qemu-smmuv3', "SMMUv3 (stage 1, virt) under the project's guest-driver kit", 'impl/targets/qemu/smmuv3', 100, 'aarch64'),

@@ -76,7 +76,7 @@ compile() { # <output name> <flags...> -- <source>
 
 compile io-pgtable "${kflags[@]}" -- "$tree/drivers/iommu/io-pgtable.c"
 compile lpae-walk "${kflags[@]}" -- "$here/lpae-walk.c"
-for f in kernel-env tlb core; do
+for f in kernel-env tlb tlb-cache core; do
   compile "$f" "${ours[@]}" -Wno-unused-parameter -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -- "$here/$f.c"
 done
 for f in system adapter; do

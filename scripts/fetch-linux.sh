@@ -21,9 +21,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cache="$root/.cache/linux/$suite"
 src="$cache/src"
 # Unpacked from the kernel tree: the IOMMU drivers (io-pgtable-*.c, generic_pt/, the core
-# iommu.c read to check our core layer against it), and the headers of the page-table APIs.
+# iommu.c read to check our core layer against it), and the headers of the page-table APIs
+# (include/linux/iommu.h: the gather and iommu_iotlb_sync() the generic_pt targets model).
 # Optional members are absent in older kernels (generic_pt is 6.19+).
-members=(drivers/iommu include/linux/io-pgtable.h include/linux/generic_pt)
+members=(drivers/iommu include/linux/io-pgtable.h include/linux/generic_pt include/linux/iommu.h)
 # What every version must have.
 required=(drivers/iommu/io-pgtable-arm.c drivers/iommu/io-pgtable.c include/linux/io-pgtable.h drivers/iommu/iommu.c)
 

@@ -1,0 +1,1 @@
+#include "../../kunit-shim.h" /* stand-in: everything is in kunit-shim.h */

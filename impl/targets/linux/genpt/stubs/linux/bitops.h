@@ -1,0 +1,1 @@
+#include "../../genpt-stubs.h" /* stand-in: everything is in genpt-stubs.h */
