@@ -14,11 +14,12 @@ enum lx_domain_type { LX_BLOCKED, LX_IDENTITY, LX_UNMANAGED, LX_DMA, LX_DMA_FQ }
 struct lx_domain;
 
 /*
- * A domain; for the paging types an io-pgtable-arm stage-1 table for `pgsizes` at the given
+ * A domain; for the paging types an io-pgtable-arm stage-1 table for `hw_pgsizes` (the IOMMU's),
+ * the domain keeping the sizes of `pgsizes` it can use, at the given
  * widths. *out_pgsizes is what the table supports (io-pgtable restricts it to one granule).
  * Returns 0, -ENOMEM (an allocation failed) or -EINVAL (io-pgtable refuses the geometry).
  */
-int lx_domain_alloc(enum lx_domain_type type, uint64_t pgsizes, int ias, int oas,
+int lx_domain_alloc(enum lx_domain_type type, uint64_t hw_pgsizes, uint64_t pgsizes, int ias, int oas,
 		    struct lx_domain **out, uint64_t *out_pgsizes);
 /* free_io_pgtable_ops(): flushes the domain's TLB, frees every table page. */
 void lx_domain_free(struct lx_domain *d);
