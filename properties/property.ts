@@ -11,6 +11,7 @@ import { type PipelinedAdapter, runBatch } from './pipelined.ts';
 import { Coverage } from './coverage.ts';
 import type { PropertyFamily } from './families.ts';
 import { type RawStep, rawStepArb } from './steps.ts';
+import { FULL_SWARM, type Swarm, swarmArb, swarmWeights } from './swarm.ts';
 import { topologyArbFor } from './topologies.ts';
 
 export interface FamilyRunOptions {
@@ -19,6 +20,12 @@ export interface FamilyRunOptions {
   runs: number;
   /** Longest sequence, in drawn steps. */
   maxSteps: number;
+  /**
+   * Swarm generation (swarm.ts): each sequence switches off some of the family's op kinds.
+   * Off unless true (on the mutant catalogue it did not measure better: see swarm.ts); a path
+   * found with it replays only with it, and one found without it only without.
+   */
+  swarm?: boolean;
   /** Replay one case: fast-check's path from a finding. */
   path?: string;
   /** Rules to set aside from the start (a replay passes the finding's). */
@@ -63,6 +70,12 @@ export interface FamilyResult {
   cutShort: Record<string, number>;
 }
 
+/** One drawn case beside its topology: the swarm configuration and the raw steps. */
+export interface DrawnCase {
+  swarm: Swarm;
+  steps: RawStep[];
+}
+
 export interface AdapterContext {
   adapter: Adapter;
   /** Profile whose topology constraints apply when the suite generates topologies (default linux). */
@@ -102,36 +115,40 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
   const topoArb = ctx.topologies === 'any' ? topologyArbFor(findProfile(ctx.profile ?? 'linux')?.topology) : fc.constantFrom(...ctx.topologies);
   // size 'max': the default size would keep sequences near 5 steps whatever maxSteps says.
   const stepsArb = fc.array(rawStepArb, { minLength: 1, maxLength: Math.min(opts.maxSteps, family.maxSteps ?? Infinity), size: 'max' });
+  // Without swarm the case is the steps alone, as before swarm existed, so older paths replay.
+  const caseArb: fc.Arbitrary<DrawnCase> = opts.swarm !== true
+    ? stepsArb.map((steps) => ({ swarm: FULL_SWARM, steps }))
+    : fc.tuple(swarmArb(family), stepsArb).map(([swarm, steps]) => ({ swarm, steps }));
   let runsLeft = Math.max(1, Math.round(opts.runs * (family.budgetShare ?? 1)));
   let totalRuns = 0;
 
   // Capabilities the profile's interface has and the adapter did not mention still apply.
   const capabilities = resolveCapabilities(ctx.profile ?? 'linux', ctx.capabilities);
   const kitOps = ctx.kitOps && ctx.kitOps.length > 0 ? new Set(ctx.kitOps) : undefined;
-  const config = (topology: Topology, cov: Coverage, lockstep: boolean, failNth?: number): CheckerConfig => ({
-    topology, policies: ctx.policies, capabilities, weights: family.weights, bias: family.bias, ignore, coverage: cov, failNth, lockstep, kitOps,
+  const config = (topology: Topology, swarm: Swarm, cov: Coverage, lockstep: boolean, failNth?: number): CheckerConfig => ({
+    topology, policies: ctx.policies, capabilities, weights: swarmWeights(family.weights, swarm), bias: family.bias, ignore, coverage: cov, failNth, lockstep, kitOps,
   });
-  const run = (topology: Topology, steps: readonly RawStep[], cov: Coverage, lockstep: boolean, failNth?: number) =>
-    runSequence(ctx.adapter, steps, config(topology, cov, lockstep, failNth));
+  const run = (topology: Topology, c: DrawnCase, cov: Coverage, lockstep: boolean, failNth?: number) =>
+    runSequence(ctx.adapter, c.steps, config(topology, c.swarm, cov, lockstep, failNth));
   // A sweep moves the injection point along the sequence until a run no longer hits it.
-  const sweep = (topology: Topology, steps: readonly RawStep[], cov: Coverage, lockstep: boolean, n: number): SequenceResult | Promise<SequenceResult> =>
-    maybeThen(run(topology, steps, cov, lockstep, n), (r) => (r.violation
-      ? blameInjection(r, topology, lockstep, n)
-      : !r.fired || n >= MAX_INJECTION_POINTS ? r : sweep(topology, steps, cov, lockstep, n + 1)));
+  const sweep = (topology: Topology, c: DrawnCase, cov: Coverage, lockstep: boolean, n: number): SequenceResult | Promise<SequenceResult> =>
+    maybeThen(run(topology, c, cov, lockstep, n), (r) => (r.violation
+      ? blameInjection(r, topology, c, lockstep, n)
+      : !r.fired || n >= MAX_INJECTION_POINTS ? r : sweep(topology, c, cov, lockstep, n + 1)));
   // An op that failed with the injected ENOMEM must change nothing: the ops after it behave as
   // if it had never been issued. Its damage may show only in a later reply, judged under that
   // reply's rule; if the ops pass with the failed op (and the injection) left out, the failed op
   // is the cause: the finding is FAIL-ATOMIC, and says which rule the damage surfaced under.
-  const blameInjection = (r: SequenceResult, topology: Topology, lockstep: boolean, n: number): SequenceResult | Promise<SequenceResult> => {
+  const blameInjection = (r: SequenceResult, topology: Topology, c: DrawnCase, lockstep: boolean, n: number): SequenceResult | Promise<SequenceResult> => {
     const v = r.violation!;
     if (!r.fired || v.status !== 'FAIL' || v.rule === 'FAIL-ATOMIC') return r;
     const drawn = v.trace.filter((e) => !e.probe);
     const failed = drawn.filter((e) => e.op.op !== 'fail_nth' && 'err' in e.outcome && e.outcome.err === 'ENOMEM');
     if (failed.length === 0 || drawn.at(-1) === failed.at(-1)) return r;
     const without = drawn.filter((e) => e.op.op !== 'fail_nth' && !failed.includes(e)).map((e) => e.op);
-    const clean = runOps(ctx.adapter, without, { ...config(topology, new Coverage(), lockstep), ignore: new Set() });
-    return maybeThen(clean, (c) => {
-      if (c.violation !== null || c.interrupted) return r;
+    const clean = runOps(ctx.adapter, without, { ...config(topology, c.swarm, new Coverage(), lockstep), ignore: new Set() });
+    return maybeThen(clean, (k) => {
+      if (k.violation !== null || k.interrupted) return r;
       const why = `FAIL-ATOMIC suspected: ${failed.map((e) => formatCall(e.op, e.outcome)).join(', ')} failed under fail_nth(${n}), and the ops after it pass when it is left out,`
         + ` so it changed something; the damage showed as ${v.rule}`;
       return { ...r, violation: { ...v, rule: 'FAIL-ATOMIC', message: v.message ? `${why}; ${v.message}` : why } };
@@ -139,8 +156,8 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
   };
   // The reported case is run once more one request at a time: an adapter process that dies or
   // hangs then has answered everything before the request that killed it, and the trace shows it.
-  const once = (topology: Topology, steps: readonly RawStep[], cov: Coverage, lockstep = false) =>
-    family.sweep === 'fail_nth' ? sweep(topology, steps, cov, lockstep, 1) : run(topology, steps, cov, lockstep);
+  const once = (topology: Topology, c: DrawnCase, cov: Coverage, lockstep = false) =>
+    family.sweep === 'fail_nth' ? sweep(topology, c, cov, lockstep, 1) : run(topology, c, cov, lockstep);
 
   const timeLeft = () => (opts.deadline === undefined ? Infinity : opts.deadline - Date.now());
   // One way to stop, whatever asks for it: a signal or the deadline. A supervised adapter gives up
@@ -207,11 +224,11 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
       // case to see whether it answers synchronously, which fast-check then runs without a promise.
       let isAsync = typeof ctx.adapter.pipeline === 'function' || typeof ctx.adapter.interrupt === 'function';
       if (!isAsync) {
-        const probe = once(fc.sample(topoArb, { seed: opts.seed, numRuns: 1 })[0]!, [[0, 0, 0, 0, 0, 0]], new Coverage());
+        const probe = once(fc.sample(topoArb, { seed: opts.seed, numRuns: 1 })[0]!, { swarm: FULL_SWARM, steps: [[0, 0, 0, 0, 0, 0]] }, new Coverage());
         isAsync = isThenable(probe);
         if (isAsync) await probe;
       }
-      const params: fc.Parameters<[Topology, RawStep[]]> = {
+      const params: fc.Parameters<[Topology, DrawnCase]> = {
         seed: opts.seed + round * 7919,
         numRuns: runsLeft,
         ...(opts.path !== undefined ? { path: opts.path, endOnFailure: true } : {}),
@@ -223,12 +240,12 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
       // (its path is its index) and shrinks it one case at a time, as without batches: the same
       // seed finds the same case, the same minimal trace and the same coverage either way.
       const batchable = isAsync && typeof ctx.adapter.pipeline === 'function' && opts.path === undefined && family.sweep === undefined;
-      const queued: { topology: Topology; steps: RawStep[]; cov: Coverage; index: number }[] = [];
+      const queued: { topology: Topology; drawn: DrawnCase; cov: Coverage; index: number }[] = [];
       let searched = 0;
       let failedAt: number | null = null;
       const judgeBatch = async (): Promise<boolean> => {
         const batch = queued.splice(0);
-        await runBatch(ctx.adapter as PipelinedAdapter, batch.map((b) => ({ steps: b.steps, cfg: config(b.topology, b.cov, false) })), (r, j) => {
+        await runBatch(ctx.adapter as PipelinedAdapter, batch.map((b) => ({ steps: b.drawn.steps, cfg: config(b.topology, b.drawn.swarm, b.cov, false) })), (r, j) => {
           current = batch[j]!.topology;
           if (!judge(r, batch[j]!.cov)) failedAt = batch[j]!.index;
           return failedAt === null && stopped === undefined;
@@ -238,7 +255,7 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         if (failedAt !== null || stopped !== undefined) throw new fc.PreconditionFailure(true);
         return true;
       };
-      const predicate = (topology: Topology, steps: RawStep[]) => {
+      const predicate = (topology: Topology, drawn: DrawnCase) => {
         // Stopped, or given up on: fast-check ends the run (keeping any failure it was shrinking).
         if (stopping() || stopped !== undefined) throw new fc.PreconditionFailure(true);
         // Not run at all: shrinking a hang or a crash past its budget.
@@ -246,15 +263,15 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         const cov = new Coverage();
         if (batchable && target === null) {
           const index = searched++;
-          queued.push({ topology, steps, cov, index });
+          queued.push({ topology, drawn, cov, index });
           return queued.length >= BATCH || index === params.numRuns! - 1 ? judgeBatch() : true;
         }
         current = topology;
-        return maybeThen(once(topology, steps, cov), (r) => judge(r, cov));
+        return maybeThen(once(topology, drawn, cov), (r) => judge(r, cov));
       };
-      const property = (p: fc.Parameters<[Topology, RawStep[]]>) => (isAsync
-        ? fc.check(fc.asyncProperty(topoArb, stepsArb, async (t, s) => predicate(t, s)), p)
-        : fc.check(fc.property(topoArb, stepsArb, (t, s) => predicate(t, s) as boolean), p));
+      const property = (p: fc.Parameters<[Topology, DrawnCase]>) => (isAsync
+        ? fc.check(fc.asyncProperty(topoArb, caseArb, async (t, c) => predicate(t, c)), p)
+        : fc.check(fc.property(topoArb, caseArb, (t, c) => predicate(t, c) as boolean), p));
       let details = await property(params);
       if (failedAt !== null) {
         // The batch's failure, replayed alone and shrunk; its runs are those up to it.
@@ -288,7 +305,7 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
       // A FAIL is pruned as concrete ops (a sweep's injection point and a crash's or hang's
       // restarts would not survive a deletion); kept only if it fails again in a fresh process.
       if (reproduced && violation.status === 'FAIL' && family.sweep === undefined && !stopping()) {
-        const cfg = () => config(topology, new Coverage(), true);
+        const cfg = () => config(topology, shrunk![1].swarm, new Coverage(), true);
         const p = await pruneSteps(violation, (ops) => runOps(ctx.adapter, ops, cfg()), PRUNE_RUNS_PER_OP * drawnOps(violation).length, stopping);
         if (p.removed > 0) {
           ctx.adapter.restart?.();

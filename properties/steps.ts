@@ -131,7 +131,7 @@ export class Interpreter {
         return h ? { op: 'attach_pasid', dev: this.dev(b), domain: h, pasid: this.pasid(c) } : this.alloc(a, b, c);
       }
       case 'detach_pasid':
-        return { op: 'detach_pasid', dev: this.dev(b), pasid: this.pasid(c) };
+        return this.detachPasid(b, c);
       case 'map':
         return this.map(a, b, c, d, e);
       case 'unmap':
@@ -188,6 +188,17 @@ export class Interpreter {
       default:
         throw new Error(`no generator for ${kind}`);
     }
+  }
+
+  /**
+   * Mostly a PASID some device really has attached (what a driver detaches; a blind draw
+   * matches an attach_pasid's device and PASID about once in twenty), else any device and PASID.
+   */
+  private detachPasid(b: number, c: number): Op {
+    const attached = [...this.model.groups.values()].flatMap((g) => [...g.pasids.keys()].map((pasid) => ({ g, pasid })));
+    if (attached.length === 0 || c % 4 === 3) return { op: 'detach_pasid', dev: this.dev(b), pasid: this.pasid(c) };
+    const { g, pasid } = attached[(c >> 2) % attached.length]!;
+    return { op: 'detach_pasid', dev: g.devices[b % g.devices.length]!.spec.name, pasid };
   }
 
   private pasidAlloc(a: number, b: number): Op {
@@ -256,9 +267,12 @@ export class Interpreter {
       if (parent) op.parent = parent.handle;
     }
     if ((type === 'paging' || type === 'dma') && c % 4 === 1) {
-      // Ask for a subset (sometimes an impossible one) of the IOMMU's sizes.
+      // Ask for a subset (sometimes an impossible one) of the IOMMU's sizes. The subset may
+      // leave out the IOMMU's smallest page (a domain of large pages only, legal per DOM-PGSIZE);
+      // an empty pick asks for the smallest alone.
       const sizes = pageSizes(iommu.pgsizes);
-      op.pgsizes = c % 16 === 13 ? 1n << 13n : sizes.filter((_, i) => ((c >> 2) >> i) & 1 || i === 0).reduce((x, y) => x | y, 0n);
+      const picked = sizes.filter((_, i) => ((c >> 2) >> i) & 1).reduce((x, y) => x | y, 0n);
+      op.pgsizes = c % 16 === 13 ? 1n << 13n : picked === 0n ? sizes[0]! : picked;
     }
     return op;
   }

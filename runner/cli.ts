@@ -170,6 +170,7 @@ export function buildProgram(startup: Startup = {}): Command {
     .option('--seed <n>', 'seed for every family', int('--seed', 0), 20261121)
     .option('--runs <n>', 'sequences per family (below ~300 the coverage gate may fail, see --min-ops)', int('--runs', 1), 15000)
     .option('--max-steps <n>', 'longest sequence, in generated steps', int('--max-steps', 1), 60)
+    .option('--swarm', 'swarm generation: each sequence switches off some op kinds of its family (a path found with it replays only with it)')
     .option('--path <path>', 'replay one case (fast-check path from a finding)')
     .option('--ignore <rules>', 'rules set aside (a replay passes the finding\'s)', list)
     .option('--min-ops <n>', 'coverage gate: generated ops per op kind and family', int('--min-ops', 0), 20)
@@ -221,7 +222,7 @@ export function buildProgram(startup: Startup = {}): Command {
       let report: Report;
       try {
         report = await runSuite(adapter, {
-          adapterSpec, seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, families: o.family, path: o.path,
+          adapterSpec, seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, swarm: o.swarm === true, families: o.family, path: o.path,
           ignore: o.ignore, minOpsPerKind: o.path ? 0 : o.minOps, maxSkipRate: 0.2,
           onProgress: progress ? (p) => progress.update(p) : undefined,
           onFinding: (f) => appendFileSync(jsonl, JSON.stringify(f) + '\n'),
@@ -352,6 +353,7 @@ export function buildProgram(startup: Startup = {}): Command {
     .option('--seed <n>', 'seed of every family', int('--seed', 0), KILL_DEFAULTS.seed)
     .option('--runs <n>', 'sequences per family and mutant', int('--runs', 1), KILL_DEFAULTS.runs)
     .option('--max-steps <n>', 'longest sequence, in generated steps', int('--max-steps', 1), KILL_DEFAULTS.maxSteps)
+    .option('--swarm', 'swarm generation: each sequence switches off some op kinds of its family')
     .option('--report-dir <dir>', 'where mutants.json and mutants.md go', 'reports')
     .action(async (o) => {
       const rows = MUTANT_ENTRIES.map(({ create: _create, ...m }) => m);
@@ -361,7 +363,7 @@ export function buildProgram(startup: Startup = {}): Command {
         return;
       }
       const report = await writeKillReport(MUTANT_ENTRIES, {
-        seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, reportDir: o.reportDir,
+        seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, swarm: o.swarm === true, reportDir: o.reportDir,
         onMutant: (r) => console.error(`${r.killed ? 'killed  ' : 'SURVIVED'} ${r.id.padEnd(30)} ${r.killed ? `${r.reportedRule} after ${r.runsToFailure} sequence(s), ${r.traceLength} op(s), ${r.secondsToFailure?.toFixed(2)} s` : ''}`),
       });
       const s = report.summary;

@@ -28,6 +28,8 @@ export interface CorpusEntry {
   path: string;
   ignored: string[];
   maxSteps: number;
+  /** Found with swarm generation (its path replays only with it); entries from before swarm have none. */
+  swarm?: boolean;
   trace: string[];
   firstSeen: string;
   lastSeen: string;
@@ -94,13 +96,13 @@ export class Corpus {
   }
 
   /** Stores a finding; returns true when it was not known before (or had been fixed). */
-  record(f: ReportFinding, adapter: string, maxSteps: number, now = new Date()): boolean {
+  record(f: ReportFinding, adapter: string, maxSteps: number, now = new Date(), swarm = false): boolean {
     const key = findingKey(f, adapter);
     const known = this.read(this.file(key, f.rule));
     const stamp = now.toISOString();
     this.write({
       schema: CORPUS_SCHEMA, key, rule: f.rule, adapter, family: f.family, seed: f.seed, path: f.path, ignored: f.ignored,
-      maxSteps, trace: f.trace, firstSeen: known?.firstSeen ?? stamp, lastSeen: stamp, status: 'open', finding: f,
+      maxSteps, swarm, trace: f.trace, firstSeen: known?.firstSeen ?? stamp, lastSeen: stamp, status: 'open', finding: f,
     });
     return !known || known.status !== 'open';
   }
@@ -125,7 +127,7 @@ export async function replayCorpus(corpus: Corpus, adapter: Adapter, ctx: Omit<A
     if (e.adapter !== adapterName || e.status !== 'open') continue;
     const family = familyById(e.family);
     if (!family) continue;
-    const r = await runFamily({ ...ctx, adapter }, family, { seed: e.seed, runs: 1, maxSteps: e.maxSteps, path: e.path, ignore: e.ignored, maxFindings: 1, signal });
+    const r = await runFamily({ ...ctx, adapter }, family, { seed: e.seed, runs: 1, maxSteps: e.maxSteps, swarm: e.swarm === true, path: e.path, ignore: e.ignored, maxFindings: 1, signal });
     // A replay cut short by a signal proves nothing either way: the entry stays open.
     if (r.interrupted) break;
     const hit = r.findings[0];

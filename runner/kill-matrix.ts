@@ -18,6 +18,8 @@ export interface KillOptions {
   /** Sequences per family (a family's budgetShare applies, as in a suite run). */
   runs: number;
   maxSteps: number;
+  /** Swarm generation (properties/swarm.ts), off unless true. */
+  swarm?: boolean;
   /** Each mutant's result as soon as it is known. */
   onMutant?: (r: KillResult) => void;
 }
@@ -58,7 +60,7 @@ export interface KillReport {
     p95CpuSecondsToKill: number | null;
   };
   seed: number;
-  budget: { runsPerFamily: number; maxSteps: number };
+  budget: { runsPerFamily: number; maxSteps: number; swarm: boolean };
 }
 
 /** Rounds per family: each costs a shrink, and a mutant breaking that many other rules first is its own finding. */
@@ -140,7 +142,7 @@ async function killInFamily(ctx: AdapterContext, fam: PropertyFamily, rules: rea
   const whole: PropertyFamily = { ...fam, budgetShare: 1 };
   const ignore: string[] = [];
   for (let round = 0; round < MAX_ROUNDS && left > 0; round++) {
-    const r = await runFamily(ctx, whole, { seed: opts.seed + round * ROUND_SEED_STEP, runs: left, maxSteps: opts.maxSteps, ignore, maxFindings: 1 });
+    const r = await runFamily(ctx, whole, { seed: opts.seed + round * ROUND_SEED_STEP, runs: left, maxSteps: opts.maxSteps, swarm: opts.swarm, ignore, maxFindings: 1 });
     spent(r.runs);
     left -= r.runs;
     const f = r.findings[0];
@@ -173,7 +175,7 @@ export async function killRun(entries: readonly MutantEntry[], opts: KillOptions
       p95CpuSecondsToKill: percentile(cpu, 95),
     },
     seed: opts.seed,
-    budget: { runsPerFamily: opts.runs, maxSteps: opts.maxSteps },
+    budget: { runsPerFamily: opts.runs, maxSteps: opts.maxSteps, swarm: opts.swarm === true },
   };
 }
 
@@ -186,7 +188,7 @@ export function killMarkdown(r: KillReport): string {
   const out = [
     '# Mutant kill report',
     '',
-    `${s.killed} of ${s.total} mutants killed (seed ${r.seed}, ${r.budget.runsPerFamily} sequences of at most ${r.budget.maxSteps} steps per family).`,
+    `${s.killed} of ${s.total} mutants killed (seed ${r.seed}, ${r.budget.runsPerFamily} sequences of at most ${r.budget.maxSteps} steps per family, swarm generation ${r.budget.swarm ? 'on' : 'off'}).`,
     s.killed > 0
       ? `Time to kill: median ${s.medianSecondsToKill} s, p95 ${s.p95SecondsToKill} s (CPU: median ${s.medianCpuSecondsToKill} s, p95 ${s.p95CpuSecondsToKill} s); median ${s.medianRunsToFailure} sequences to the first failure.`
       : 'Nothing was killed.',
@@ -214,7 +216,7 @@ export const KILL_DEFAULTS = { seed: 1, runs: 400, maxSteps: 40 } as const;
 /** Runs the kill matrix and writes `mutants.json` and `mutants.md`. */
 export async function writeKillReport(entries: readonly MutantEntry[], opts: WriteKillOptions = {}): Promise<KillReport> {
   const report = await killRun(entries, {
-    seed: opts.seed ?? KILL_DEFAULTS.seed, runs: opts.runs ?? KILL_DEFAULTS.runs, maxSteps: opts.maxSteps ?? KILL_DEFAULTS.maxSteps, onMutant: opts.onMutant,
+    seed: opts.seed ?? KILL_DEFAULTS.seed, runs: opts.runs ?? KILL_DEFAULTS.runs, maxSteps: opts.maxSteps ?? KILL_DEFAULTS.maxSteps, swarm: opts.swarm, onMutant: opts.onMutant,
   });
   const dir = opts.reportDir ?? 'reports';
   makeDir(dir);

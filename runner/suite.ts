@@ -29,6 +29,8 @@ export interface SuiteOptions {
   seed: number;
   runs: number;
   maxSteps: number;
+  /** Swarm generation (properties/swarm.ts), off unless true. */
+  swarm?: boolean;
   families?: readonly string[];
   path?: string;
   ignore?: readonly string[];
@@ -141,7 +143,7 @@ function replayLine(opts: SuiteOptions, f: Finding): string {
   const profile = made?.profile ? ` --profile ${shellWord(made.profile)}` : '';
   const policies = Object.entries(made?.policies ?? {}).map(([k, v]) => ` --policy ${shellWord(`${k}=${v}`)}`).join('');
   const adapter = opts.adapterSpec.startsWith(PROCESS_PREFIX) ? `--adapter-cmd ${shellWord(opts.adapterSpec.slice(PROCESS_PREFIX.length))}` : `--adapter ${shellWord(opts.adapterSpec)}`;
-  return `npx iommu-conformance run ${adapter}${profile}${policies} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${ign}`;
+  return `npx iommu-conformance run ${adapter}${profile}${policies} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${opts.swarm === true ? ' --swarm' : ''}${ign}`;
 }
 
 function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, status: Status, adapter: FindingAdapter): ReportFinding {
@@ -286,7 +288,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       found.add(r.finding!.rule);
       const rf = asReport(r.finding!, r.finding!.status);
       findings.push(rf);
-      opts.corpus.record(rf, info.name, opts.maxSteps); // refreshes lastSeen
+      opts.corpus.record(rf, info.name, opts.maxSteps, undefined, r.entry.swarm === true); // refreshes lastSeen
       opts.onFinding?.(rf);
     }
   }
@@ -319,7 +321,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     const rf = asReport(f, f.status);
     // Stored at once, corpus first: once findings.jsonl shows a finding, the database holds it
     // too, so a run killed at any point after that keeps it in both.
-    opts.corpus?.record(rf, info.name, opts.maxSteps);
+    opts.corpus?.record(rf, info.name, opts.maxSteps, undefined, opts.swarm === true);
     opts.onFinding?.(rf);
   };
 
@@ -332,7 +334,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     const perSlice = opts.timeMs === undefined ? splitRuns(runs, workers) : Array.from({ length: workers }, () => runs);
     const units: Unit[] = runnable.flatMap((fam, fi) => perSlice.map((n, slice) => ({
       adapterSpec: opts.adapterSpec, adapterOptions: opts.adapterOptions!, ...ctx, capabilities: capabilities as Record<string, boolean>,
-      family: fam.id, slice, seed: sliceSeed(opts.seed, shard, slice), runs: n, maxSteps: opts.maxSteps, ignore: [...found],
+      family: fam.id, slice, seed: sliceSeed(opts.seed, shard, slice), runs: n, maxSteps: opts.maxSteps, swarm: opts.swarm, ignore: [...found],
       ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),
     })));
     const finished = new Map<string, UnitResult[]>();
@@ -376,7 +378,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     for (const [fi, fam] of runnable.entries()) {
       if (opts.signal?.aborted) break;
       const r = await runFamily({ adapter, ...ctx }, fam, {
-        seed: sliceSeed(opts.seed, shard, 0), runs, maxSteps: opts.maxSteps, path: opts.path, ignore: [...found], onFinding: storeAtOnce,
+        seed: sliceSeed(opts.seed, shard, 0), runs, maxSteps: opts.maxSteps, swarm: opts.swarm, path: opts.path, ignore: [...found], onFinding: storeAtOnce,
         onProgress: (n) => opts.onProgress?.({ sequences: before + n, findings: findings.length }),
         signal: opts.signal,
         ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),

@@ -138,7 +138,8 @@ export interface Expectation {
 export interface Expectations {
   target: string;
   /** The budget the target's test runs with (workers 1, so the same everywhere). */
-  run: { seed: number; runs: number; maxSteps?: number };
+  /** swarm: the expectations were recorded with swarm generation (properties/swarm.ts); without the field, they were not. */
+  run: { seed: number; runs: number; maxSteps?: number; swarm?: boolean };
   causes: Record<string, Cause>;
   expected: Expectation[];
 }
@@ -232,7 +233,7 @@ export async function checkTarget(t: Target, budget: Partial<Pick<Target, 'runs'
   try {
     adapter = await loadAdapter(t.adapter, { profile: t.profile });
     report = await runSuite(adapter, {
-      adapterSpec: t.adapter, adapterOptions: { profile: t.profile }, seed: known.run.seed, runs, maxSteps: budget.maxSteps ?? t.maxSteps,
+      adapterSpec: t.adapter, adapterOptions: { profile: t.profile }, seed: known.run.seed, runs, maxSteps: budget.maxSteps ?? t.maxSteps, swarm: known.run.swarm === true,
       minOpsPerKind: 0, maxSkipRate: 1, workers: 1,
     });
   } finally {

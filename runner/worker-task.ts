@@ -25,6 +25,7 @@ export interface Unit {
   seed: number;
   runs: number;
   maxSteps: number;
+  swarm?: boolean;
   ignore: string[];
   deadline?: number;
   /** The unit's channel back to the main thread (progress, findings) and from it ('stop'). */
@@ -61,7 +62,7 @@ export default async function runUnit(u: Unit): Promise<UnitResult> {
       { adapter, profile: u.profile, policies: u.policies, capabilities: u.capabilities, topologies: u.topologies, kitOps: u.kitOps },
       familyById(u.family)!,
       {
-        seed: u.seed, runs: u.runs, maxSteps: u.maxSteps, ignore: u.ignore, deadline: u.deadline, signal: stop.signal,
+        seed: u.seed, runs: u.runs, maxSteps: u.maxSteps, swarm: u.swarm, ignore: u.ignore, deadline: u.deadline, signal: stop.signal,
         onProgress: (n) => post({ kind: 'progress', sequences: n }),
         onFinding: (f) => post({ kind: 'finding', finding: f }),
       },

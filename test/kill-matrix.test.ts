@@ -107,7 +107,7 @@ test('the summary is computed from the kills; mutants.json holds the report', as
     p95CpuSecondsToKill: Math.max(...cpu),
   });
   expect(r.seed).toBe(OPTS.seed);
-  expect(r.budget).toEqual({ runsPerFamily: OPTS.runs, maxSteps: OPTS.maxSteps });
+  expect(r.budget).toEqual({ runsPerFamily: OPTS.runs, maxSteps: OPTS.maxSteps, swarm: false });
   expect(JSON.parse(readFileSync(join(dir, 'mutants.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(r)));
 });
 

@@ -164,8 +164,10 @@ export class ArmSmmuModel implements Adapter {
     }
     if (pgsizes !== undefined && (pgsizes === 0n || (pgsizes & ~smmu.pgsizes) !== 0n)) return { err: 'EINVAL' };
     const sizes = pgsizes ?? smmu.pgsizes;
-    // The granule is the smallest size; the table's levels follow from it and the IAS.
-    const granule = sizes & -sizes;
+    // The granule is the SMMU's (its smallest size), whatever sizes the domain keeps: a domain
+    // of 2M blocks only still walks 4K-granule tables. The buggy model takes the smallest size
+    // asked for, so a domain without the small page gets a table of nonsense geometry.
+    const granule = this.bug('granule-from-request') ? sizes & -sizes : smmu.pgsizes & -smmu.pgsizes;
     const mem = new TableMemory(granule, this.faults);
     let table: LpaeTable;
     try {

@@ -47,11 +47,14 @@ static void leave(struct kstub_account *old)
 	kstub_charge = old;
 }
 
-int lx_domain_alloc(enum lx_domain_type type, bool stage2, uint64_t pgsizes, int ias, int oas,
+int lx_domain_alloc(enum lx_domain_type type, bool stage2, uint64_t hw_pgsizes, uint64_t pgsizes, int ias, int oas,
 		    struct lx_domain **out, uint64_t *out_pgsizes)
 {
+	/* As a driver does, the table is built for the IOMMU's sizes (io-pgtable takes its granule
+	 * from the bitmap it is given: 2M alone would be no granule at all); the domain then keeps
+	 * only the sizes asked for (iommu_domain_init(), per-domain page sizes). */
 	struct io_pgtable_cfg cfg = {
-		.pgsize_bitmap = pgsizes,
+		.pgsize_bitmap = hw_pgsizes,
 		.ias = ias,
 		.oas = oas,
 		.coherent_walk = true,
@@ -76,7 +79,11 @@ int lx_domain_alloc(enum lx_domain_type type, bool stage2, uint64_t pgsizes, int
 			 * suite's topologies are all doable, so only an injected failure gets here. */
 			return -ENOMEM;
 		}
-		d->pgsize_bitmap = cfg.pgsize_bitmap;
+		d->pgsize_bitmap = cfg.pgsize_bitmap & pgsizes;
+		if (!d->pgsize_bitmap) {
+			lx_domain_free(d);
+			return -EINVAL;
+		}
 	}
 	*out = d;
 	*out_pgsizes = d->pgsize_bitmap;
