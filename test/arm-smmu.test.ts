@@ -50,6 +50,20 @@ describe.each(GRANULES)('LPAE %s granule (the io-pgtable-arm selftest cases)', (
   });
 });
 
+test('an unmap that runs past the input width stops there, at every page size: the root index never wraps to 0', () => {
+  for (const [, pgsizes] of GRANULES) {
+    for (const page of sizes(pgsizes)) {
+      const { t } = table(pgsizes, 48);
+      const top = (1n << 48n) - 2n * page;
+      expect(coreMap(t, top, 0x80000000n, 2n * page, RW)).toBeNull();
+      expect(coreMap(t, 0n, 0x80000000n, page, RW)).toBeNull();
+      // Three pages from two below the top: two go, the third is beyond the input width.
+      expect(coreUnmap(t, top, 3n * page), `${page.toString(16)}`).toBe(2n * page);
+      expect(t.walk(0n)?.phys).toBe(0x80000000n);
+    }
+  }
+});
+
 test('split (Linux <= 6.12), refuse (>= 6.13), whole-leaf: the first 4K of a 2M block', () => {
   const run = (p: PartialUnmap) => {
     const { t } = table(GRANULES[0]![1], 48, p);
