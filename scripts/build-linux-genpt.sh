@@ -36,7 +36,7 @@ rc=0
 [ -f "$sdk/iommu_sdk.h" ] || fail "the C SDK is missing ($sdk/iommu_sdk.h)"
 
 # What is shared with io-pgtable-arm: the lx_* interface, the groups, the model TLB's cache.
-shared=("$arm/core.h" "$arm/system.c" "$arm/system.h" "$arm/tlb.h" "$arm/tlb-cache.c")
+shared=("$arm/core.h" "$arm/system.c" "$arm/system.h" "$arm/lx-callbacks.c" "$arm/lx-callbacks.h" "$arm/tlb.h" "$arm/tlb-cache.c")
 inputs=("$here"/*.c "$here"/*.h "$here/topologies-$fmt.json" "$here"/stubs "${shared[@]}" "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
 if [ -x "$bin" ] && [ -z "$(find "${inputs[@]}" -newer "$bin" -print -quit)" ]; then
   echo "$bin"
@@ -71,6 +71,7 @@ compile genpt-env "${ours[@]}" -I"$here/stubs" -- "$here/genpt-env.c"
 compile core "${ours[@]}" -I"$here/stubs" -I"$ksrc/include" -I"$arm" -- "$here/core.c"
 compile tlb-cache "${ours[@]}" -- "$arm/tlb-cache.c"
 compile system "${ours[@]}" -I"$sdk" -I"$arm" -- "$arm/system.c"
+compile lx-callbacks "${ours[@]}" -I"$sdk" -I"$arm" -- "$arm/lx-callbacks.c"
 compile adapter "${ours[@]}" -I"$sdk" -I"$arm" -I"$out" -DLINUX_SOURCE_VERSION="\"$version\"" -- "$here/adapter.c"
 for f in "$sdk"/*.c; do
   compile "sdk-$(basename "$f" .c)" "${common[@]}" -std=c11 -Wall -- "$f"

@@ -79,7 +79,7 @@ compile lpae-walk "${kflags[@]}" -- "$here/lpae-walk.c"
 for f in kernel-env tlb tlb-cache core; do
   compile "$f" "${ours[@]}" -Wno-unused-parameter -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -- "$here/$f.c"
 done
-for f in system adapter; do
+for f in system lx-callbacks adapter; do
   compile "$f" "${ours[@]}" -I"$sdk" -I"$out" -DKSTUB_LINUX="$kv" -DLINUX_SOURCE_VERSION="\"$version\"" -- "$here/$f.c"
 done
 for f in "$sdk"/*.c; do
