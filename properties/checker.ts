@@ -7,7 +7,7 @@
 // it without a single microtask for in-process models, an async one for everything else.
 
 import {
-  type Adapter, AdapterFault, type Capabilities, type Op, type OpKind, type Outcome, type Policies, RunInterrupted, type Topology, U64_LIMIT,
+  type Adapter, AdapterFault, type Capabilities, type Op, type OpKind, type Outcome, type Policies, RunInterrupted, type SentLog, type Topology, U64_LIMIT,
   adapterText, formatCall, isFailure, isThenable, outcomeShapeProblem, OP_FIELDS,
 } from '../spec/index.ts';
 import { ReferenceModel } from '../impl/reference/model.ts';
@@ -32,6 +32,18 @@ export interface Violation {
   observed: string;
   trace: TraceEntry[];
   message?: string;
+  /**
+   * Sent and never answered, oldest first: the op a process died or hung on (and any sent after
+   * it), the op whose reply broke the protocol. A replay sends them after the trace.
+   */
+  unanswered?: Op[];
+  /** A process that died or hung: everything it was sent since it started (history.ts replays it). */
+  sent?: SentLog;
+  /**
+   * Cases the same process ran before this one, each after its own reset: a crash or hang that
+   * needs them (a leak across resets) is reported with them, shrunk (history.ts).
+   */
+  earlierCases?: { topology: Topology; trace: TraceEntry[] }[];
 }
 
 export interface SequenceResult {
@@ -276,8 +288,8 @@ export function adapterThrew(op: Op | null, e: unknown, trace: TraceEntry[]): Se
   if (e instanceof RunInterrupted) return { violation: null, quality: [], ops: trace.length, fired: false, interrupted: true };
   // A transport names the protocol rule it saw broken; anything else thrown is a broken reply.
   const violation: Violation = e instanceof AdapterFault
-    ? { rule: e.rule, status: e.status, op, expected: ['a reply'], observed: e.message, trace }
-    : { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a reply'], observed: `threw: ${adapterText(e instanceof Error ? e.message : String(e))}`, trace };
+    ? { rule: e.rule, status: e.status, op, expected: ['a reply'], observed: e.message, trace, ...(op ? { unanswered: [op] } : {}), ...(e.sent ? { sent: e.sent } : {}) }
+    : { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a reply'], observed: `threw: ${adapterText(e instanceof Error ? e.message : String(e))}`, trace, ...(op ? { unanswered: [op] } : {}) };
   return { violation, quality: [], ops: trace.length, fired: false };
 }
 

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { type Adapter, type Capabilities, type OpKind, type Policies, type Topology, findProfile, formatCall, isThenable, resolveCapabilities } from '../spec/index.ts';
 import { type CheckerConfig, type SequenceResult, type Violation, runOps, runSequence } from './checker.ts';
 import { drawnOps, pruneSteps } from './prune.ts';
+import { shrinkHistory } from './history.ts';
 import { type PipelinedAdapter, runBatch } from './pipelined.ts';
 import { Coverage } from './coverage.ts';
 import type { PropertyFamily } from './families.ts';
@@ -97,6 +98,13 @@ const MAX_INJECTION_POINTS = 64;
 /** Shrink attempts that hang (a timeout each) or crash (a process restart each) before shrinking stops. */
 const MAX_TIMEOUTS_SHRINKING = 8;
 const MAX_CRASHES_SHRINKING = 15;
+/**
+ * Shrinking a crash that needs the process's history: ops replayed per op of the log (at least
+ * HISTORY_MIN_OPS), and replays in all (each a fresh process).
+ */
+const HISTORY_REPLAYS_PER_OP = 40;
+const HISTORY_MIN_OPS = 50_000;
+const HISTORY_MAX_REPLAYS = 400;
 /** Cases per round trip to a process (see runBatch): a round trip costs about what a case does. */
 const BATCH = 16;
 /** Each further hang costs a whole timeout; each further crash a process restart. */
@@ -300,7 +308,17 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         : again === null ? 'the run was stopped while shrinking: this is the case as first seen'
           : "did not fail again when rerun (the adapter's answers depend on more than the trace): this is the case as first seen";
       let violation = reproduced ? again!.violation! : { ...seen.violation, message: `${why}${seen.violation.message ? `; ${seen.violation.message}` : ''}` };
-      const topology = reproduced ? shrunk![0] : seen.topology;
+      let topology = reproduced ? shrunk![0] : seen.topology;
+      // A process that died or hung only after earlier cases: its whole life is replayed and shrunk.
+      const sent = seen.violation.sent;
+      if (!reproduced && sent && (seen.violation.status === 'CRASH' || seen.violation.status === 'TIMEOUT') && !stopping()) {
+        const ops = sent.cases.reduce((n, c) => n + c.ops.length + 1, 0);
+        const h = await shrinkHistory(ctx.adapter, { ...seen.violation, sent }, { opsBudget: Math.max(HISTORY_MIN_OPS, HISTORY_REPLAYS_PER_OP * ops), maxReplays: HISTORY_MAX_REPLAYS, maxTimeouts: MAX_TIMEOUTS_SHRINKING, stopping });
+        if (h) {
+          violation = h.violation;
+          topology = h.topology;
+        }
+      }
       let pruned = 0;
       // A FAIL is pruned as concrete ops (a sweep's injection point and a crash's or hang's
       // restarts would not survive a deletion); kept only if it fails again in a fresh process.
@@ -317,8 +335,10 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         }
       }
       const path = details.counterexamplePath ?? String(failedAt ?? 0);
+      // The log itself stays here: a finding carries only its shrunk earlier cases.
+      const { sent: _sent, ...kept } = violation;
       findings.push({
-        ...violation,
+        ...kept,
         family: family.id,
         seed: params.seed!,
         path: reproduced ? path : path.split(':')[0]!,

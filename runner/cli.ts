@@ -27,9 +27,10 @@ import { reportMarkdown } from './report-md.ts';
 import { findingText } from './report-text.ts';
 import { mergeReports } from './merge.ts';
 import { emitTest, replayFinding } from './replay.ts';
+import { replayScript } from './replay-script.ts';
 import { reproduce } from './reproduce.ts';
 import { SCRIPT_FILE } from '../impl/targets/qemu/common/reproducer/export.ts';
-import { type FamilyLine, type Report, type ReportFinding, SUITE_VERSION, runSuite } from './suite.ts';
+import { type FamilyLine, type Report, type ReportFinding, SUITE_VERSION, runSuite, shellWord } from './suite.ts';
 
 const int = (what: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -279,12 +280,18 @@ export function buildProgram(startup: Startup = {}): Command {
     .option('--report-dir <dir>', 'where to look for the id', 'reports')
     .option('--corpus <dir>', 'failure database to look in too', DEFAULT_CORPUS_DIR)
     .option('--adapter <spec>', 'replay against this adapter instead of the one that found it')
-    .option('--emit-test <file>', 'write a standalone vitest test that fails until the bug is fixed')
+    .option('--emit-test <file>', 'write a test that fails until the bug is fixed: <file>.ts a vitest test, <file>.ndjson a script for the C SDK\'s iommu-replay (no Node needed)')
     .action(async (which: string, o) => {
       const f = findFinding(which, o.reportDir, o.corpus);
       if (o.emitTest) {
-        writeFileSync(o.emitTest, emitTest(f, o.emitTest));
-        console.log(`wrote ${o.emitTest}`);
+        const file = String(o.emitTest);
+        if (file.endsWith('.ndjson')) {
+          writeFileSync(file, replayScript(f));
+          console.log(`wrote ${file}: run it with impl/sdk/c/build/iommu-replay ${shellWord(file)} '<adapter command>' (make -C impl/sdk/c builds it)`);
+        } else if (/\.[cm]?[jt]s$/.test(file)) {
+          writeFileSync(file, emitTest(f, file));
+          console.log(`wrote ${file}`);
+        } else throw new ConfigError(`--emit-test ${file}: name a .ts file (a vitest test) or a .ndjson file (a script for iommu-replay)`);
       }
       const adapter = await loadAdapter(o.adapter ?? f.adapter.spec, o.adapter ? {} : (f.adapter.options ?? { profile: f.adapter.profile, policies: f.adapter.policies }));
       const r = await replayFinding(adapter, f).finally(() => adapter.close?.());

@@ -81,6 +81,19 @@ export function probesFeedingVerdict(trace: readonly TraceEntry[]): Set<number> 
   return shown;
 }
 
+/**
+ * A failure that needs earlier cases of the same process (a crash after a leak across resets):
+ * each earlier case as its topology and every call it made, then the failing case as usual.
+ */
+export function readableHistory(earlier: readonly { topology: Topology; trace: readonly TraceEntry[] }[], trace: readonly TraceEntry[], topology?: Topology | null): string[] {
+  const n = earlier.length + 1;
+  return [
+    ...earlier.flatMap((c, i) => [`case ${i + 1} of ${n} in one process, after a reset to: ${formatTopology(c.topology)}`, ...c.trace.map((e) => `  ${formatCall(e.op, e.outcome)}`)]),
+    `case ${n} of ${n} in the same process, where it fails:`,
+    ...readableTrace(trace, topology),
+  ];
+}
+
 export function readableTrace(trace: readonly TraceEntry[], topology?: Topology | null): string[] {
   const out: string[] = topology ? [`topology: ${formatTopology(topology)}`] : [];
   const shown = probesFeedingVerdict(trace);

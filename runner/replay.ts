@@ -31,12 +31,31 @@ export function decodeTopology(json: unknown): Topology {
 
 const settle = async <T>(v: T | Promise<T>): Promise<T> => (isThenable(v) ? await v : v);
 
-export async function replayFinding(adapter: Adapter, f: Pick<ReportFinding, 'rule' | 'ops' | 'topology' | 'adapter'>): Promise<ReplayResult> {
+export async function replayFinding(adapter: Adapter, f: Pick<ReportFinding, 'rule' | 'ops' | 'topology' | 'adapter' | 'earlierCases' | 'unanswered'>): Promise<ReplayResult> {
   const topology = decodeTopology(f.topology);
   const policies = resolvePolicies(f.adapter.profile, f.adapter.policies);
   const model = new ReferenceModel(topology, policies, f.adapter.capabilities);
   const lines: string[] = [];
   const fail = (rule: string, expected: string[], observed: string): ReplayResult => ({ failed: true, rule, reproduced: rule === f.rule, lines, expected, observed });
+  // The cases the process ran first, as it was sent them; their replies were not what failed.
+  const earlier = f.earlierCases ?? [];
+  if (earlier.length > 0) adapter.restart?.();
+  for (const [i, c] of earlier.entries()) {
+    lines.push(`case ${i + 1} of ${earlier.length + 1}: reset`);
+    let op: Op | null = null;
+    try {
+      await settle(adapter.reset(decodeTopology(c.topology)));
+      for (const entry of c.ops) {
+        op = decodeOp(entry.op);
+        lines.push(`  ${formatCall(op, await settle(adapter.exec(op)))}`);
+      }
+    } catch (e) {
+      if (!(e instanceof AdapterFault)) throw e;
+      lines.push(`  ${op ? formatOp(op) : 'reset'} -> (${e.status})`);
+      return fail(e.rule, ['a reply'], e.message);
+    }
+  }
+  if (earlier.length > 0) lines.push(`case ${earlier.length + 1} of ${earlier.length + 1}:`);
   try {
     await settle(adapter.reset(topology));
   } catch (e) {
@@ -45,7 +64,8 @@ export async function replayFinding(adapter: Adapter, f: Pick<ReportFinding, 'ru
     return fail(e.rule, ['a reply to reset'], e.message);
   }
   let post: string | undefined;
-  for (const entry of f.ops) {
+  // The ops the process never answered last: a fixed adapter answers them, and is judged on them.
+  for (const entry of [...f.ops, ...(f.unanswered ?? []).map((op) => ({ op, probe: false }))]) {
     const op: Op = decodeOp(entry.op);
     let out: Outcome;
     try {
@@ -80,7 +100,7 @@ export function emitTest(f: ReportFinding, outFile: string): string {
   };
   const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
   const adapter = f.adapter.spec.startsWith('builtin:') ? null : fromOut(f.adapter.spec);
-  const finding = JSON.stringify({ rule: f.rule, ops: f.ops, topology: f.topology, adapter: f.adapter }, null, 2);
+  const finding = JSON.stringify({ rule: f.rule, ops: f.ops, topology: f.topology, adapter: f.adapter, ...(f.earlierCases ? { earlierCases: f.earlierCases } : {}) }, null, 2);
   return `// Replays finding ${f.id} (${f.rule}: ${f.title}) found by iommu-conformance.
 // It fails while the adapter still breaks the rule on this exact trace; delete it once fixed.
 // Minimal trace:

@@ -10,10 +10,10 @@ import {
 import { Coverage, type CoverageReport } from '../properties/coverage.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
 import { type FamilyResult, type Finding, runFamily } from '../properties/property.ts';
-import type { Violation } from '../properties/checker.ts';
+import type { TraceEntry, Violation } from '../properties/checker.ts';
 import { type AdapterOptions, PROCESS_PREFIX } from './adapters.ts';
 import { type Corpus, findingKey, replayCorpus } from './corpus.ts';
-import { readableTrace } from './readable-trace.ts';
+import { readableHistory, readableTrace } from './readable-trace.ts';
 import { runUnits } from './parallel.ts';
 import { type Shard, sliceSeed, splitRuns } from './slices.ts';
 import type { Unit, UnitResult } from './worker-task.ts';
@@ -73,6 +73,13 @@ export interface FindingAdapter {
   options?: AdapterOptions;
 }
 
+/** One trace entry as reports store it (64-bit values as hex strings). */
+export interface WireEntry {
+  op: Record<string, unknown>;
+  outcome: Record<string, unknown>;
+  probe: boolean;
+}
+
 export interface ReportFinding {
   /** Stable identity: rule, adapter and the shape of the minimal trace (see corpus.ts). */
   id: string;
@@ -87,7 +94,15 @@ export interface ReportFinding {
   /** The topology in one line, then the minimal trace as readable calls (runner/readable-trace.ts: probes that fed no verdict are left out). */
   trace: string[];
   /** The complete trace, replayable as data. */
-  ops: { op: Record<string, unknown>; outcome: Record<string, unknown>; probe: boolean }[];
+  ops: WireEntry[];
+  /**
+   * Cases the same adapter process ran before, each after a reset to its topology, without
+   * which the failure does not happen (a crash after a leak across resets). Replay runs them
+   * first; the seed and path alone do not reproduce such a finding.
+   */
+  earlierCases?: { topology: unknown; ops: WireEntry[] }[];
+  /** Ops sent and never answered (the one a process died or hung on, the one whose reply broke the protocol): a replay sends them after `ops`. */
+  unanswered?: Record<string, unknown>[];
   seed: number;
   path: string;
   ignored: string[];
@@ -146,6 +161,14 @@ function replayLine(opts: SuiteOptions, f: Finding): string {
   return `npx iommu-conformance run ${adapter}${profile}${policies} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${opts.swarm === true ? ' --swarm' : ''}${ign}`;
 }
 
+function wireEntries(trace: readonly TraceEntry[]): WireEntry[] {
+  return trace.map((e) => ({ op: encodeOp(e.op), outcome: boundedOutcome(e.op, e.outcome), probe: e.probe }));
+}
+
+function wireTopology(t: Topology): unknown {
+  return JSON.parse(JSON.stringify(t, (_k, x) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x)));
+}
+
 function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, status: Status, adapter: FindingAdapter): ReportFinding {
   const rule = RULES.find((r) => r.id === v.rule);
   const f: Omit<ReportFinding, 'id'> = {
@@ -159,19 +182,26 @@ function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, st
     expected: v.expected.map((e) => adapterText(e, REPORT_TEXT_MAX)),
     observed: adapterText(v.observed, REPORT_TEXT_MAX),
     ...(v.message !== undefined ? { message: adapterText(v.message, REPORT_TEXT_MAX) } : {}),
-    trace: readableTrace(v.trace, v.topology).map((l) => adapterText(l, REPORT_TEXT_MAX)),
-    ops: v.trace.map((e) => ({ op: encodeOp(e.op), outcome: boundedOutcome(e.op, e.outcome), probe: e.probe })),
+    trace: [
+      ...(v.earlierCases?.length ? readableHistory(v.earlierCases, v.trace, v.topology) : readableTrace(v.trace, v.topology)),
+      ...(v.unanswered ?? []).map((op) => `${formatOp(op)} -> no reply (${status})`),
+    ].map((l) => adapterText(l, REPORT_TEXT_MAX)),
+    ops: wireEntries(v.trace),
+    ...(v.unanswered?.length ? { unanswered: v.unanswered.map(encodeOp) } : {}),
+    ...(v.earlierCases?.length ? { earlierCases: v.earlierCases.map((c) => ({ topology: wireTopology(c.topology), ops: wireEntries(c.trace) })) } : {}),
     seed: v.seed ?? opts.seed,
     path: v.path ?? '',
     ignored: v.ignored ?? [],
     runsToFailure: v.runsToFailure ?? 0,
     shrinks: v.shrinks ?? 0,
     pruned: v.pruned ?? 0,
-    topology: v.topology ? JSON.parse(JSON.stringify(v.topology, (_k, x) => (typeof x === 'bigint' ? '0x' + x.toString(16) : x))) : null,
+    topology: v.topology ? wireTopology(v.topology) : null,
     replay: v.seed !== undefined ? replayLine(opts, v as Finding) : '',
     adapter,
   };
-  return { id: findingKey({ ...f, status }, adapter.name), ...f };
+  const id = findingKey({ ...f, status }, adapter.name);
+  // Its earlier cases are data the seed and path cannot regenerate: only the stored trace replays it.
+  return { id, ...f, ...(f.earlierCases ? { replay: `npx iommu-conformance replay ${id}` } : {}) };
 }
 
 /** One family's slices as if they were one run: first finding per rule in slice order. */
@@ -285,8 +315,8 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
         continue;
       }
       corpusReplay.reproduced++;
-      found.add(r.finding!.rule);
-      const rf = asReport(r.finding!, r.finding!.status);
+      const rf = r.stored ?? asReport(r.finding!, r.finding!.status);
+      found.add(rf.rule);
       findings.push(rf);
       opts.corpus.record(rf, info.name, opts.maxSteps, undefined, r.entry.swarm === true); // refreshes lastSeen
       opts.onFinding?.(rf);

@@ -55,12 +55,30 @@ export class RunInterrupted extends Error {
 /** The adapter rules an out-of-process adapter can break without giving a wrong answer. */
 export type AdapterFaultRule = 'ADAPTER-REPLY' | 'ADAPTER-CRASH' | 'ADAPTER-TIMEOUT';
 
+/** One test case as a process was sent it: the reset's topology, then every op, probes and ops sent ahead included. */
+export interface SentCase {
+  topology: Topology;
+  ops: Op[];
+}
+
+/** What a process was sent from its start up to the request it failed on, oldest case first. */
+export interface SentLog {
+  cases: SentCase[];
+  /** Oldest cases left out to bound memory: a replay from `cases` may no longer reproduce. */
+  dropped: number;
+}
+
 /**
  * Thrown (or rejected with) by a transport when the adapter broke the protocol rather than the
  * IOMMU API: the checker turns it into a finding of that rule instead of crashing the suite.
  */
 export class AdapterFault extends Error {
   override name = 'AdapterFault';
+  /**
+   * A process that died or hung: everything it was sent, so a failure that needs more than its
+   * own case (a leak across resets) can be replayed and shrunk from the process's whole life.
+   */
+  sent?: SentLog;
   constructor(readonly rule: AdapterFaultRule, message: string) {
     super(message);
   }

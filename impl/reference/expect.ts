@@ -9,6 +9,13 @@ export interface Expect {
   matches(o: Outcome): boolean;
   /** The outcome a conforming model would give (absent for predicate-only expectations). */
   canonical?: Outcome;
+  /**
+   * Every outcome it matches, as patterns (an ok's listed fields equal, others free, those in
+   * `optionalFields` may be absent; an err's errno): what a replay script checks without the
+   * reference. Absent when `matches` is a predicate no list states.
+   */
+  accepts?: readonly Outcome[];
+  optionalFields?: readonly string[];
   /** Rules this outcome embodies: credited when it matches; the first is named when none does. */
   rules: string[];
   /** Rule blamed when a probe right after this op disagrees with the reference. */
@@ -55,6 +62,8 @@ export function okExpect<K extends OpKind>(
   return {
     describe: formatOutcome(op, canonical),
     canonical,
+    accepts: [canonical],
+    ...(optional.size > 0 ? { optionalFields: [...optional] } : {}),
     matches: (o) => !isFailure(o) && sameFields(value as OkFields, o.ok as OkFields, optional),
     rules,
     post: more.post,
@@ -68,6 +77,7 @@ export function errExpect(errnos: readonly Errno[], rules: string[], more: Parti
   return {
     describe: errnos.join('|'),
     canonical: { err: errnos[0]! },
+    accepts: errnos.map((err) => ({ err })),
     matches: (o) => isFailure(o) && errnos.includes(o.err),
     rules,
     post: more.post,

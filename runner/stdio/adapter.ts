@@ -6,7 +6,7 @@
 // gets a fresh process.
 
 import {
-  type Adapter, AdapterFault, type AdapterInfo, ConfigError, type Op, type Outcome, PROTOCOL_VERSION, RunInterrupted, type Topology,
+  type Adapter, AdapterFault, type AdapterInfo, ConfigError, type Op, type Outcome, PROTOCOL_VERSION, RunInterrupted, type SentLog, type Topology,
   WireError, adapterText, decodeHello, decodeOutcome, encodeOp, encodeTopology,
 } from '../../spec/index.ts';
 import { AdapterChild, type ChildExit, type Launch, describeExit } from './child.ts';
@@ -28,6 +28,10 @@ export interface ProcessAdapterOptions {
 }
 
 export const DEFAULT_TIMEOUTS = { requestMs: 10_000, caseMs: 120_000, helloMs: 60_000 } as const;
+
+/** Ops of a process's life kept for replaying a crash (oldest cases dropped beyond): ~100 bytes each. */
+export const MAX_SENT_OPS = 200_000;
+
 
 interface Pending {
   id: number;
@@ -58,6 +62,10 @@ export class ProcessAdapter implements Adapter {
   private held: string[] | null = null;
   /** A breach noticed when no request was outstanding: the next request reports it. */
   private latent: AdapterFault | null = null;
+  /** Every case the current process was sent (see SentLog), and how many ops that is. */
+  private sentLog: SentLog['cases'] = [];
+  private sentOps = 0;
+  private sentDropped = 0;
   private readonly launch: Launch;
   private readonly requestTimeoutMs: number;
   private readonly caseTimeoutMs: number;
@@ -102,6 +110,7 @@ export class ProcessAdapter implements Adapter {
     const started = this.child?.alive ? null : this.start();
     started?.catch(() => {});
     this.caseDeadline = Date.now() + this.caseTimeoutMs;
+    this.sentLog.push({ topology, ops: [] });
     const reset = this.request({ op: 'reset', topology: encodeTopology(topology) }, 'reset', () => undefined);
     return Promise.all([started, reset]).then(() => undefined);
   }
@@ -113,7 +122,10 @@ export class ProcessAdapter implements Adapter {
   pipeline(ops: readonly Op[]): Promise<Outcome>[] {
     this.reportLatent();
     const lines: string[] = [];
-    const out = ops.map((op) => this.enqueue(op.op, (body) => decodeOutcome(op, body), (id) => lines.push(JSON.stringify({ id, ...encodeOp(op) }))) as Promise<Outcome>);
+    const out = ops.map((op) => this.enqueue(op.op, (body) => decodeOutcome(op, body), (id) => {
+      lines.push(JSON.stringify({ id, ...encodeOp(op) }));
+      this.logSent(op);
+    }) as Promise<Outcome>);
     this.send(lines.join('\n') + '\n');
     return out;
   }
@@ -144,13 +156,16 @@ export class ProcessAdapter implements Adapter {
     // waits for them any more, and the new process's replies must not queue behind them.
     if (this.queue.length > 0) this.fail(new AdapterFault('ADAPTER-CRASH', 'the adapter process was stopped by the suite'));
     this.latent = null;
+    this.sentLog = [];
+    this.sentOps = 0;
+    this.sentDropped = 0;
     const child: AdapterChild = new AdapterChild(this.launch, {
       line: (l) => this.onLine(child, l),
       overlong: (n) => child === this.child && this.breach(child, `a stdout line exceeded ${n} bytes without a newline`),
       eof: () => {
         if (child !== this.child) return;
         child.kill();
-        this.fail(new AdapterFault('ADAPTER-CRASH', `the adapter closed its stdout while still running${this.queue[0] ? ` (request #${this.queue[0].id}, ${this.queue[0].what}, unanswered)` : ''}: it can never answer again`));
+        this.failWithLog(new AdapterFault('ADAPTER-CRASH', `the adapter closed its stdout while still running${this.queue[0] ? ` (request #${this.queue[0].id}, ${this.queue[0].what}, unanswered)` : ''}: it can never answer again`));
       },
       exit: (e) => this.onExit(child, e),
     }, this.opts.cwd);
@@ -256,13 +271,33 @@ export class ProcessAdapter implements Adapter {
       return;
     }
     const when = head ? `with request #${head.id} (${head.what}) unanswered` : 'between requests';
-    this.fail(new AdapterFault('ADAPTER-CRASH', `the adapter process died (${describeExit(e)}) ${when}${stderr}`));
+    this.failWithLog(new AdapterFault('ADAPTER-CRASH', `the adapter process died (${describeExit(e)}) ${when}${stderr}`));
   }
 
   /** The stream can no longer be trusted: fail what is outstanding and start afresh next case. */
   private breach(child: AdapterChild, message: string): void {
     child.kill();
     this.fail(new AdapterFault('ADAPTER-REPLY', message));
+  }
+
+  /**
+   * A process that died or hung: the fault carries all it was sent. Not only up to the oldest
+   * unanswered request: a process that buffers its replies dies with earlier ones unwritten.
+   */
+  private failWithLog(fault: AdapterFault): void {
+    fault.sent = { cases: this.sentLog.map((c) => ({ topology: c.topology, ops: [...c.ops] })), dropped: this.sentDropped };
+    this.fail(fault);
+  }
+
+  private logSent(op: Op): void {
+    const c = this.sentLog.at(-1);
+    if (!c) return;
+    c.ops.push(op);
+    // Bounded: the oldest cases go first, never the one being sent.
+    if (++this.sentOps > MAX_SENT_OPS && this.sentLog.length > 1) {
+      this.sentOps -= this.sentLog.shift()!.ops.length;
+      this.sentDropped++;
+    }
   }
 
   private fail(fault: Error): void {
@@ -288,7 +323,7 @@ export class ProcessAdapter implements Adapter {
     this.timer = setTimeout(() => {
       const limit = caseBound ? `the test case's ${this.caseTimeoutMs} ms` : `${head.timeoutMs} ms`;
       this.child?.kill();
-      this.fail(new AdapterFault('ADAPTER-TIMEOUT', `no reply to request #${head.id} (${head.what}) within ${limit}`));
+      this.failWithLog(new AdapterFault('ADAPTER-TIMEOUT', `no reply to request #${head.id} (${head.what}) within ${limit}`));
     }, wait);
   }
 
