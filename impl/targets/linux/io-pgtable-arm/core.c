@@ -2,7 +2,9 @@
  * core.c - the Linux IOMMU core layer io-pgtable-arm sits under, written from the rules of
  * drivers/iommu/iommu.c (6.1: iommu_pgsize(), __iommu_map(), __iommu_unmap(),
  * iommu_iova_to_phys()) with the arm-smmu-v3 driver's pass-through map_pages/unmap_pages and
- * dma-iommu's flush-queue unmap. io-pgtable-arm itself is the kernel's code, untouched.
+ * dma-iommu's flush-queue unmap. io-pgtable-arm itself is the kernel's code, untouched; so are
+ * io-pgtable-arm-v7s and io-pgtable-dart, which the same layer drives when the topology's
+ * format names them (fmt.h: the io_pgtable_fmt, the walker, the driver's TLB maintenance).
  *
  * The same for 6.12 and 7.2, read again in each: 6.12's iommu_pgsize() guards offset +
  * pgsize_next with check_add_overflow() as pgsize_for() does; 7.2 moves the loops into

@@ -1,6 +1,7 @@
 /*
- * kernel-env.c - the functions behind kernel-stubs.h: the page allocator io-pgtable-arm takes
- * its tables from (charged per domain, failable for fail_nth), kmalloc, and WARN reporting.
+ * kernel-env.c - the functions behind kernel-stubs.h: the table memory every io-pgtable format
+ * takes its tables from (charged per domain, failable for fail_nth), kmalloc, and WARN
+ * reporting.
  */
 #include <sys/mman.h>
 
@@ -83,6 +84,7 @@ void kstub_free_table(void *addr)
 
 	if (!addr)
 		return;
+	BUG_ON(!arena || (char *)addr < arena || (char *)addr >= arena + ARENA_SIZE);
 	shift = block_shift[((char *)addr - arena) >> UNIT_SHIFT];
 	*(void **)addr = free_blocks[shift];
 	free_blocks[shift] = addr;

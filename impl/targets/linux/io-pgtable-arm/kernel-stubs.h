@@ -1,6 +1,7 @@
 /*
- * kernel-stubs.h - the slice of the Linux kernel environment that io-pgtable-arm.c and
- * io-pgtable.c (Linux 6.1) compile against in userspace. Every stand-in header under stubs/
+ * kernel-stubs.h - the slice of the Linux kernel environment that io-pgtable-arm.c,
+ * io-pgtable-arm-v7s.c, io-pgtable-dart.c and io-pgtable.c (Linux 6.1; 6.12 and 7.x by
+ * KSTUB_LINUX) compile against in userspace. Every stand-in header under stubs/
  * includes this one file.
  *
  * Memory is identity-mapped: a table page's virtual address is its "physical" address, which
