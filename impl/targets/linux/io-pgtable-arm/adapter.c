@@ -95,7 +95,7 @@ static const struct iommu_policy policies_dart[] = POLICIES("whole-leaf", "fault
 /* What the target can show honestly. Not pasid/sva: the IOASID allocator and SVA are other
  * kernel code than io-pgtable-arm. */
 static const struct iommu_capability capabilities[] = {
-	{ "iova_to_phys", true }, /* the table's own arm_lpae_iova_to_phys() */
+	{ "iova_to_phys", true }, /* the table's own: arm_lpae_, arm_v7s_, dart_iova_to_phys() */
 	{ "unmap_size", true },
 	{ "leaves", true },       /* read from the table's PTEs */
 	{ "pt_pages", true },     /* table pages io-pgtable-arm holds */
