@@ -255,7 +255,7 @@ export function buildProgram(startup: Startup = {}): Command {
   program
     .command('targets')
     .description('fetch, build and check the real third-party models; writes reports/third-party/<target>[@<version>].{md,json}')
-    .argument('[ids...]', 'only these targets: linux-io-pgtable-arm (every kernel version; linux-io-pgtable-arm-s2 at stage 2), qemu-virtio-iommu, qemu-intel-iommu (every QEMU version), or one version as qemu-intel-iommu@trixie')
+    .argument('[ids...]', 'only these targets: linux-io-pgtable-arm (every kernel version; linux-io-pgtable-arm-s2 at stage 2; linux-io-pgtable-v7s, linux-io-pgtable-dart), qemu-virtio-iommu, qemu-intel-iommu (every QEMU version), or one version as qemu-intel-iommu@trixie')
     .action(async (ids: string[]) => {
       // In CI a target that cannot be obtained is an error; elsewhere it is skipped, loudly.
       process.exitCode = await runTargets(ids, { required: process.env.CI === 'true' });

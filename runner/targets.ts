@@ -61,21 +61,22 @@ const LINUX_RELEASE: Record<DebianSuite, string> = { bookworm: '6.1', trixie: '6
 
 /**
  * One target per Debian suite: Linux's io-pgtable-arm of that suite's linux-source, built by
- * scripts/build-linux-target.sh <suite> and run at stage 1, or stage 2 (`--stage=2`). Each
- * version has its own expectations; the causes are judged once, in expectations/causes.json.
+ * scripts/build-linux-target.sh <suite> and run at stage 1, or stage 2 (`--stage=2`); the same
+ * binary drives io-pgtable-arm-v7s (`--format=v7s`) and io-pgtable-dart (`--format=dart`).
+ * Each version has its own expectations (`<prefix><suite>.json`); the causes are judged once,
+ * in expectations/causes.json.
  */
-function linuxMatrix(matrix: string, format: string, args: string): Target[] {
+function linuxMatrix(matrix: string, what: string, args: string, prefix: string, runs = 2000): Target[] {
   const dir = 'impl/targets/linux/io-pgtable-arm';
-  const stage = args ? 's2-' : '';
   return SUITES.map((suite) => ({
     id: `${matrix}@${suite}`, matrix, suite,
-    title: `Linux ${LINUX_RELEASE[suite]}'s io-pgtable-arm ${format} (Debian ${suite}, linux-source-${LINUX_RELEASE[suite]}), under a core layer written from the rules`,
+    title: `Linux ${LINUX_RELEASE[suite]}'s ${what} (Debian ${suite}, linux-source-${LINUX_RELEASE[suite]}), under a core layer written from the rules`,
     prepare: [`scripts/fetch-linux.sh ${suite}`, `scripts/build-linux-target.sh ${suite}`],
     adapter: `cmd:${dir}/build/${suite}/io-pgtable-arm-adapter${args}`,
     profile: 'linux',
-    runs: 2000,
+    runs,
     maxSteps: 60,
-    expectations: `${dir}/expectations/${stage}${suite}.json`,
+    expectations: `${dir}/expectations/${prefix}${suite}.json`,
   }));
 }
 
@@ -99,8 +100,10 @@ function genptMatrix(fmt: string, what: string, runs: number): Target[] {
 }
 
 export const TARGETS: readonly Target[] = [
-  ...linuxMatrix('linux-io-pgtable-arm', 'ARM_64_LPAE_S1', ''),
-  ...linuxMatrix('linux-io-pgtable-arm-s2', 'ARM_64_LPAE_S2', ' --stage=2'),
+  ...linuxMatrix('linux-io-pgtable-arm', 'io-pgtable-arm ARM_64_LPAE_S1', '', ''),
+  ...linuxMatrix('linux-io-pgtable-arm-s2', 'io-pgtable-arm ARM_64_LPAE_S2', ' --stage=2', 's2-'),
+  ...linuxMatrix('linux-io-pgtable-v7s', 'io-pgtable-arm-v7s ARM_V7S (Arm short descriptor)', ' --format=v7s', 'v7s-', 300),
+  ...linuxMatrix('linux-io-pgtable-dart', 'io-pgtable-dart APPLE_DART and APPLE_DART2', ' --format=dart', 'dart-', 300),
   ...genptMatrix('amdv1', "AMD IOMMU v1 host tables (amd/iommu.c's configuration)", 300),
   ...genptMatrix('x86_64', "AMD IOMMU v2 tables (amd/iommu.c's configuration)", 300),
   ...genptMatrix('vtdss', "VT-d second stage (intel/iommu.c's configuration)", 300),

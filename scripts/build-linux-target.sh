@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds real target 1: Linux's io-pgtable-arm of one Debian suite (bookworm 6.1, trixie 6.12,
-# sid 7.2; default bookworm), compiled unchanged in userspace against the project's stub header,
-# under the project's core layer and C SDK, as a stdio adapter:
+# sid 7.2; default bookworm), with io-pgtable-arm-v7s and io-pgtable-dart beside it (the
+# adapter's --format=v7s and --format=dart), compiled unchanged in userspace against the
+# project's stub header, under the project's core layer and C SDK, as a stdio adapter:
 #   impl/targets/linux/io-pgtable-arm/build/<suite>/io-pgtable-arm-adapter
 #   scripts/build-linux-target.sh [suite] [mutant id]
 # With a mutant (impl/targets/linux/io-pgtable-arm/mutants/), a patched copy of the kernel files
@@ -49,8 +50,8 @@ if [ -n "$mutant" ]; then
   tree="$out/tree"
 fi
 
-# topologies.json (stage 1) and topologies-s2.json (stage 2) as bodies of C string literals.
-for t in topologies topologies-s2; do
+# topologies*.json (stage 1, stage 2, v7s, DART) as bodies of C string literals.
+for t in topologies topologies-s2 topologies-v7s topologies-dart; do
   sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$/\\n"/' "$here/$t.json" >"$out/$t.inc"
 done
 
@@ -59,8 +60,10 @@ version="$(cut -d' ' -f2 "$ksrc/VERSION")"
 IFS=. read -r kmaj kmin _ <<<"$version"
 kv=$((kmaj * 100 + kmin))
 common=(-std=gnu11 -O2 -g -fno-strict-aliasing)
+# The formats io-pgtable.c registers; phys_addr_t is 64-bit as on arm64.
+configs=(-DCONFIG_IOMMU_IO_PGTABLE_LPAE -DCONFIG_IOMMU_IO_PGTABLE_ARMV7S -DCONFIG_IOMMU_IO_PGTABLE_DART -DCONFIG_PHYS_ADDR_T_64BIT=1)
 # The kernel's own files: its warnings are not ours to fix.
-kflags=("${common[@]}" -fno-strict-overflow -Wall -Wno-unused-function -Werror=implicit-function-declaration -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -I"$tree")
+kflags=("${common[@]}" -fno-strict-overflow -Wall -Wno-unused-function -Werror=implicit-function-declaration -DKSTUB_LINUX="$kv" "${configs[@]}" -I"$here/stubs" -I"$ksrc/include" -I"$tree")
 # The project's files: no warning allowed.
 ours=("${common[@]}" -Wall -Wextra -Werror)
 
@@ -75,9 +78,12 @@ compile() { # <output name> <flags...> -- <source>
 }
 
 compile io-pgtable "${kflags[@]}" -- "$tree/drivers/iommu/io-pgtable.c"
-compile lpae-walk "${kflags[@]}" -- "$here/lpae-walk.c"
-for f in kernel-env tlb tlb-cache core; do
-  compile "$f" "${ours[@]}" -Wno-unused-parameter -DKSTUB_LINUX="$kv" -DCONFIG_IOMMU_IO_PGTABLE_LPAE -I"$here/stubs" -I"$ksrc/include" -- "$here/$f.c"
+# Each format's walker unit includes the kernel's format file: the one place it is compiled.
+for f in lpae-walk v7s-walk dart-walk; do
+  compile "$f" "${kflags[@]}" -- "$here/$f.c"
+done
+for f in kernel-env tlb tlb-cache core formats; do
+  compile "$f" "${ours[@]}" -Wno-unused-parameter -DKSTUB_LINUX="$kv" "${configs[@]}" -I"$here/stubs" -I"$ksrc/include" -- "$here/$f.c"
 done
 for f in system lx-callbacks adapter; do
   compile "$f" "${ours[@]}" -I"$sdk" -I"$out" -DKSTUB_LINUX="$kv" -DLINUX_SOURCE_VERSION="\"$version\"" -- "$here/$f.c"

@@ -11,7 +11,7 @@ linux_mutant_tree() {
   [ -f "$patch" ] || { echo "no mutant '$id' in $dir" >&2; return 1; }
   rm -rf "$dest"
   mkdir -p "$dest/drivers/iommu"
-  cp "$ksrc"/drivers/iommu/io-pgtable-arm*.[ch] "$ksrc/drivers/iommu/io-pgtable.c" "$dest/drivers/iommu/"
+  cp "$ksrc"/drivers/iommu/io-pgtable-arm*.[ch] "$ksrc/drivers/iommu/io-pgtable-dart.c" "$ksrc/drivers/iommu/io-pgtable.c" "$dest/drivers/iommu/"
   if [ -f "$ksrc/drivers/iommu/iommu-pages.h" ]; then cp "$ksrc/drivers/iommu/iommu-pages.h" "$dest/drivers/iommu/"; fi
   patch -s -p1 -d "$dest" <"$patch" >&2 || { echo "$patch does not apply to $suite" >&2; return 1; }
 }

@@ -133,7 +133,7 @@ static void leave(struct kstub_account *old)
 	kstub_charge = old;
 }
 
-int lx_domain_alloc(enum lx_domain_type type, bool stage2, uint64_t hw_pgsizes, uint64_t pgsizes, int ias, int oas,
+int lx_domain_alloc(enum lx_domain_type type, const char *format, uint64_t hw_pgsizes, uint64_t pgsizes, int ias, int oas,
 		    struct lx_domain **out, uint64_t *out_pgsizes)
 {
 	struct kstub_account *old;
@@ -143,7 +143,7 @@ int lx_domain_alloc(enum lx_domain_type type, bool stage2, uint64_t hw_pgsizes, 
 	/* Each generic_pt format is one table of its driver; none is an io-pgtable stage 2. The
 	 * table's sizes are the format's own (its init), not a bitmap the caller passes. */
 	(void)hw_pgsizes;
-	if (stage2)
+	if (strcmp(format, "arm-lpae-s2") == 0)
 		return -EINVAL;
 
 	/* The driver's domain allocation is a kzalloc that can fail. */

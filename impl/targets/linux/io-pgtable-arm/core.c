@@ -2,7 +2,9 @@
  * core.c - the Linux IOMMU core layer io-pgtable-arm sits under, written from the rules of
  * drivers/iommu/iommu.c (6.1: iommu_pgsize(), __iommu_map(), __iommu_unmap(),
  * iommu_iova_to_phys()) with the arm-smmu-v3 driver's pass-through map_pages/unmap_pages and
- * dma-iommu's flush-queue unmap. io-pgtable-arm itself is the kernel's code, untouched.
+ * dma-iommu's flush-queue unmap. io-pgtable-arm itself is the kernel's code, untouched; so are
+ * io-pgtable-arm-v7s and io-pgtable-dart, which the same layer drives when the topology's
+ * format names them (fmt.h: the io_pgtable_fmt, the walker, the driver's TLB maintenance).
  *
  * The same for 6.12 and 7.2, read again in each: 6.12's iommu_pgsize() guards offset +
  * pgsize_next with check_add_overflow() as pgsize_for() does; 7.2 moves the loops into
@@ -17,12 +19,13 @@
 #include <linux/io-pgtable.h>
 
 #include "core.h"
-#include "lpae-walk.h"
+#include "fmt.h"
 #include "tlb-ops.h"
 
 struct lx_domain {
 	enum lx_domain_type type;
 	unsigned long pgsize_bitmap;
+	const struct lx_format *fmt;
 	struct io_pgtable_ops *ops; /* NULL for blocked and identity */
 	struct model_tlb tlb;       /* the io-pgtable cookie */
 	struct kstub_account pt;    /* table pages held */
@@ -47,7 +50,7 @@ static void leave(struct kstub_account *old)
 	kstub_charge = old;
 }
 
-int lx_domain_alloc(enum lx_domain_type type, bool stage2, uint64_t hw_pgsizes, uint64_t pgsizes, int ias, int oas,
+int lx_domain_alloc(enum lx_domain_type type, const char *format, uint64_t hw_pgsizes, uint64_t pgsizes, int ias, int oas,
 		    struct lx_domain **out, uint64_t *out_pgsizes)
 {
 	/* As a driver does, the table is built for the IOMMU's sizes (io-pgtable takes its granule
@@ -60,18 +63,25 @@ int lx_domain_alloc(enum lx_domain_type type, bool stage2, uint64_t hw_pgsizes, 
 		.coherent_walk = true,
 		.tlb = &model_flush_ops,
 	};
+	const struct lx_format *fmt = lx_format(format);
 	struct kstub_account *old;
 	struct lx_domain *d;
 
+	if (!fmt)
+		return -EINVAL;
 	/* arm_smmu_domain_alloc(): the domain itself is a kzalloc that can fail. */
 	d = kzalloc(sizeof(*d), GFP_KERNEL);
 	if (!d)
 		return -ENOMEM;
 	d->type = type;
+	d->fmt = fmt;
 	tlb_init(&d->tlb);
+	d->tlb.driver = fmt->driver;
+	if (fmt->driver == TLB_DART)
+		cfg.tlb = NULL; /* apple-dart.c apple_dart_finalize_domain(): no flush ops */
 	if (is_paging(type)) {
 		old = enter(d);
-		d->ops = alloc_io_pgtable_ops(stage2 ? ARM_64_LPAE_S2 : ARM_64_LPAE_S1, &cfg, &d->tlb);
+		d->ops = alloc_io_pgtable_ops((enum io_pgtable_fmt)fmt->fmt, &cfg, &d->tlb);
 		leave(old);
 		if (!d->ops) {
 			kfree(d);
@@ -252,7 +262,7 @@ int lx_translate(struct lx_domain *d, uint64_t iova, bool write, uint64_t *phys)
 		return -EFAULT;
 	e = tlb_lookup(&d->tlb, iova);
 	if (!e) {
-		struct lpae_slot s = lpae_walk(d->ops, iova);
+		struct lx_slot s = d->fmt->walk(d->ops, iova);
 
 		if (!s.mapped)
 			return -EFAULT;
@@ -278,7 +288,7 @@ void lx_leaves(struct lx_domain *d, uint64_t iova, uint64_t size,
 	if (!d->ops || size == 0)
 		return;
 	do {
-		struct lpae_slot s = lpae_walk(d->ops, at);
+		struct lx_slot s = d->fmt->walk(d->ops, at);
 
 		if (s.mapped && !emit(arg, s.base, s.size))
 			return;

@@ -14,13 +14,13 @@ enum lx_domain_type { LX_BLOCKED, LX_IDENTITY, LX_UNMANAGED, LX_DMA, LX_DMA_FQ }
 struct lx_domain;
 
 /*
- * A domain; for the paging types an io-pgtable-arm table for `hw_pgsizes` (the IOMMU's) at the
- * given widths, stage 1 (ARM_64_LPAE_S1) or, with `stage2`, stage 2 (ARM_64_LPAE_S2: concatenated
- * tables at the first level, S2AP read and write bits); the domain keeps the sizes of `pgsizes`
- * it can use. *out_pgsizes is what the table supports (io-pgtable restricts it to one granule).
- * Returns 0, -ENOMEM (an allocation failed) or -EINVAL (io-pgtable refuses the geometry).
+ * A domain; for the paging types an io_pgtable of the topology's `format` (fmt.h: arm-lpae-s1,
+ * arm-lpae-s2, arm-v7s, apple-dart, apple-dart2) for `hw_pgsizes` (the IOMMU's) at the given
+ * widths; the domain keeps the sizes of `pgsizes` it can use. *out_pgsizes is what the table
+ * supports (io-pgtable restricts it to one granule). Returns 0, -ENOMEM (an allocation failed)
+ * or -EINVAL (an unknown format, or io-pgtable refuses the geometry).
  */
-int lx_domain_alloc(enum lx_domain_type type, bool stage2, uint64_t hw_pgsizes, uint64_t pgsizes, int ias, int oas,
+int lx_domain_alloc(enum lx_domain_type type, const char *format, uint64_t hw_pgsizes, uint64_t pgsizes, int ias, int oas,
 		    struct lx_domain **out, uint64_t *out_pgsizes);
 /* free_io_pgtable_ops(): flushes the domain's TLB, frees every table page. */
 void lx_domain_free(struct lx_domain *d);

@@ -1,7 +1,10 @@
 /*
- * kernel-env.c - the functions behind kernel-stubs.h: the page allocator io-pgtable-arm takes
- * its tables from (charged per domain, failable for fail_nth), kmalloc, and WARN reporting.
+ * kernel-env.c - the functions behind kernel-stubs.h: the table memory every io-pgtable format
+ * takes its tables from (charged per domain, failable for fail_nth), kmalloc, and WARN
+ * reporting.
  */
+#include <sys/mman.h>
+
 #include "kernel-stubs.h"
 
 struct kstub_account *kstub_charge;
@@ -12,32 +15,111 @@ bool kstub_should_fail(void)
 	return kstub_fail_nth > 0 && --kstub_fail_nth == 0;
 }
 
-void *kstub_alloc_pages(unsigned int order)
+/*
+ * Table memory: blocks of a power-of-two size from 1K up, aligned to their size as the buddy
+ * allocator and a kmem_cache of aligned objects give them, from one arena mapped below 2^31
+ * (MAP_32BIT): the "physical" address of a table must fit the format's PTE, 32 bits for
+ * arm-v7s (__arm_v7s_alloc_table() refuses anything else) and 36 for DART1. Freed blocks are
+ * kept per size for reuse; the arena is reserved, not committed, so its size costs nothing.
+ */
+#define ARENA_SIZE (512UL << 20)
+#define UNIT_SHIFT 10 /* 1K: a v7s level-2 table */
+#define MAX_SHIFT 24  /* 16M: larger than any table */
+
+static char *arena;
+static size_t arena_top;
+static void *free_blocks[MAX_SHIFT + 1];
+static unsigned char *block_shift; /* per 1K unit: the shift of the block starting there */
+
+static void *arena_alloc(unsigned int shift)
 {
-	size_t size = PAGE_SIZE << order;
+	size_t size = 1UL << shift;
 	void *p;
 
-	if (kstub_should_fail())
+	if (!arena) {
+		arena = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT | MAP_NORESERVE, -1, 0);
+		block_shift = calloc(ARENA_SIZE >> UNIT_SHIFT, 1);
+		if (arena == MAP_FAILED || !block_shift) {
+			fprintf(stderr, "kernel-env: no table arena below 2^31\n");
+			abort();
+		}
+	}
+	if (free_blocks[shift]) {
+		p = free_blocks[shift];
+		free_blocks[shift] = *(void **)p;
+	} else {
+		/* Aligned to its size, within the arena (whose base is page-aligned only). */
+		uintptr_t at = ((uintptr_t)arena + arena_top + size - 1) & ~(uintptr_t)(size - 1);
+
+		if (at + size > (uintptr_t)arena + ARENA_SIZE) {
+			fprintf(stderr, "kernel-env: the table arena (%lu MiB) is exhausted\n", ARENA_SIZE >> 20);
+			abort();
+		}
+		arena_top = at + size - (uintptr_t)arena;
+		p = (void *)at;
+	}
+	block_shift[((char *)p - arena) >> UNIT_SHIFT] = (unsigned char)shift;
+	memset(p, 0, size); /* every caller asks for zeroed memory */
+	return p;
+}
+
+void *kstub_alloc_table(size_t size)
+{
+	unsigned int shift = UNIT_SHIFT;
+	void *p;
+
+	while ((1UL << shift) < size)
+		shift++;
+	if (shift > MAX_SHIFT || kstub_should_fail())
 		return NULL;
-	/* Aligned to its own size, as the buddy allocator does: a 64K-granule table's low address
-	 * bits carry PA[51:48] in the PTE, so they must be zero. */
-	p = aligned_alloc(size, size);
-	if (!p)
-		return NULL;
-	memset(p, 0, size); /* every caller asks for __GFP_ZERO */
+	p = arena_alloc(shift);
 	if (kstub_charge)
 		kstub_charge->pages++;
 	return p;
 }
 
-void kstub_free_pages(void *addr, unsigned int order)
+void kstub_free_table(void *addr)
 {
-	(void)order;
+	unsigned int shift;
+
 	if (!addr)
 		return;
+	BUG_ON(!arena || (char *)addr < arena || (char *)addr >= arena + ARENA_SIZE);
+	shift = block_shift[((char *)addr - arena) >> UNIT_SHIFT];
+	*(void **)addr = free_blocks[shift];
+	free_blocks[shift] = addr;
 	if (kstub_charge)
 		kstub_charge->pages--;
-	free(addr);
+}
+
+void *kstub_alloc_pages(unsigned int order)
+{
+	return kstub_alloc_table(PAGE_SIZE << order);
+}
+
+void kstub_free_pages(void *addr, unsigned int order)
+{
+	(void)order; /* the arena knows each block's size */
+	kstub_free_table(addr);
+}
+
+/* mm/slab: a cache of table-sized objects (io-pgtable-arm-v7s's level-2 tables). */
+struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsigned int align, slab_flags_t flags, void *ctor)
+{
+	struct kmem_cache *c = kstub_kmalloc(sizeof(*c), false);
+
+	(void)name;
+	(void)align; /* the arena aligns every block to its size */
+	(void)flags;
+	(void)ctor;
+	if (c)
+		c->size = size;
+	return c;
+}
+
+void kmem_cache_destroy(struct kmem_cache *c)
+{
+	free(c);
 }
 
 #if KSTUB_LINUX >= 700

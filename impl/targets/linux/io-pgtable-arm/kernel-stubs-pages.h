@@ -20,7 +20,6 @@ static inline void list_del(struct list_head *e)
 }
 #define put_page(p) kstub_free_pages((void *)(p), 0)
 #define virt_to_page(v) ((struct page *)(v))
-#define alloc_pages(gfp, order) ((struct page *)kstub_alloc_pages(order))
 /* Node and memcg statistics: nothing to count in userspace. */
 enum { NR_IOMMU_PAGES, NR_SECONDARY_PAGETABLE };
 #define page_pgdat(p) ((void)(p), (void *)0)

@@ -1,11 +1,12 @@
 /*
- * kernel-stubs.h - the slice of the Linux kernel environment that io-pgtable-arm.c and
- * io-pgtable.c (Linux 6.1) compile against in userspace. Every stand-in header under stubs/
+ * kernel-stubs.h - the slice of the Linux kernel environment that io-pgtable-arm.c,
+ * io-pgtable-arm-v7s.c, io-pgtable-dart.c and io-pgtable.c (Linux 6.1; 6.12 and 7.x by
+ * KSTUB_LINUX) compile against in userspace. Every stand-in header under stubs/
  * includes this one file.
  *
  * Memory is identity-mapped: a table page's virtual address is its "physical" address, which
- * fits the 48-bit PTE address field because userspace pointers on x86-64 are below 2^47.
- * Table pages come from aligned_alloc(), are charged to the domain the IOMMU core is working
+ * fits every format's PTE address field because table pages come from an arena below 2^31
+ * (kernel-env.c; arm-v7s holds 32 bits, DART1 36). They are charged to the domain the IOMMU core is working
  * on (kstub_charge, for pt_pages) and can be made to fail (kstub_fail_nth, for fail_nth).
  */
 #ifndef KERNEL_STUBS_H
@@ -46,6 +47,17 @@ struct list_head { struct list_head *next, *prev; };
 
 #define BIT(n) (1UL << (n))
 #define BIT_ULL(n) (1ULL << (n))
+#define upper_32_bits(n) ((u32)(((u64)(n)) >> 32))
+/* include/linux/kconfig.h: IS_ENABLED(CONFIG_X) is 1 when CONFIG_X is defined to 1. */
+#define __ARG_PLACEHOLDER_1 0,
+#define __take_second_arg(__ignored, val, ...) val
+#define ____is_defined(arg1_or_junk) __take_second_arg(arg1_or_junk 1, 0)
+#define ___is_defined(val) ____is_defined(__ARG_PLACEHOLDER_##val)
+#define __is_defined(x) ___is_defined(x)
+#define IS_ENABLED(option) __is_defined(option)
+/* include/linux/bitfield.h, for constant masks only (io-pgtable-dart.c's PTE fields). */
+#define FIELD_PREP(mask, val) (((u64)(val) << __builtin_ctzll(mask)) & (mask))
+#define FIELD_GET(mask, reg) (((u64)(reg) & (mask)) >> __builtin_ctzll(mask))
 #define GENMASK(h, l) ((~0UL << (l)) & (~0UL >> (63 - (h))))
 #define GENMASK_ULL(h, l) ((~0ULL << (l)) & (~0ULL >> (63 - (h))))
 #define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
@@ -63,7 +75,9 @@ static inline void set_bit(long nr, volatile unsigned long *addr) { addr[nr / 64
 #define SZ_4K 0x00001000UL
 #define SZ_16K 0x00004000UL
 #define SZ_64K 0x00010000UL
+#define SZ_1M 0x00100000UL
 #define SZ_2M 0x00200000UL
+#define SZ_16M 0x01000000UL
 #define SZ_32M 0x02000000UL
 #define SZ_512M 0x20000000UL
 #define SZ_1G 0x40000000UL
@@ -71,6 +85,7 @@ static inline void set_bit(long nr, volatile unsigned long *addr) { addr[nr / 64
 
 /* ---- what the kernel's own selftests use beyond the two files ---- */
 #define __initconst
+#define __noipa __attribute__((noipa))
 #define subsys_initcall(fn)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define BITS_PER_LONG 64
@@ -108,6 +123,11 @@ void kstub_warn(const char *file, int line, const char *cond);
 #define wmb() barrier()
 #define dma_wmb() barrier()
 #define cmpxchg64_relaxed(ptr, old, new) __sync_val_compare_and_swap((ptr), (old), (new))
+#define cmpxchg_relaxed(ptr, old, new) __sync_val_compare_and_swap((ptr), (old), (new))
+typedef struct { int unused; } spinlock_t; /* 6.x v7s: its split lock; one thread here */
+#define spin_lock_init(l) ((void)(l))
+#define spin_lock_irqsave(l, flags) ((void)(l), (flags) = 0)
+#define spin_unlock_irqrestore(l, flags) ((void)(l), (void)(flags))
 
 /* ---- allocation ---- */
 #define GFP_KERNEL 0x1u
@@ -127,6 +147,10 @@ extern struct kstub_account *kstub_charge;
 extern long kstub_fail_nth;
 bool kstub_should_fail(void);
 
+/* Table memory (kernel-env.c): zeroed, aligned to its size (a power of two from 1K), below
+ * 2^31 so that any format's PTE holds its address; charged and failable as above. */
+void *kstub_alloc_table(size_t size);
+void kstub_free_table(void *addr);
 void *kstub_alloc_pages(unsigned int order);
 void kstub_free_pages(void *addr, unsigned int order);
 void *kstub_kmalloc(size_t size, bool zero);
@@ -144,6 +168,20 @@ static inline unsigned int get_order(size_t size)
 #define page_address(p) ((void *)(p))
 #define __free_pages(p, order) kstub_free_pages((void *)(p), (order))
 #define free_pages(addr, order) kstub_free_pages((void *)(addr), (order))
+#define __get_free_pages(gfp, order) ((void)(gfp), (unsigned long)kstub_alloc_pages(order))
+#define alloc_pages(gfp, order) ((struct page *)kstub_alloc_pages(order))
+#define GFP_DMA 0x4u
+#define GFP_DMA32 0x8u
+/* A kmem_cache hands out table memory of one size (io-pgtable-arm-v7s's level-2 tables). */
+typedef unsigned int slab_flags_t;
+#define SLAB_CACHE_DMA 0x1u
+#define SLAB_CACHE_DMA32 0x2u
+struct kmem_cache { size_t size; };
+struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsigned int align, slab_flags_t flags, void *ctor);
+void kmem_cache_destroy(struct kmem_cache *c);
+#define kmem_cache_zalloc(c, gfp) kstub_alloc_table((c)->size)
+#define kmem_cache_free(c, p) kstub_free_table(p)
+#define kmemleak_ignore(p) ((void)(p))
 #define kmalloc(size, gfp) kstub_kmalloc((size), false)
 #define kzalloc(size, gfp) kstub_kmalloc((size), true)
 #define kfree(p) free(p)

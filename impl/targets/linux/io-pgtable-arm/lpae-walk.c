@@ -7,14 +7,14 @@
 /* First: it defines pr_fmt before its own includes. */
 #include "drivers/iommu/io-pgtable-arm.c" /* from .cache/linux/<suite>/src (fetch-linux.sh) */
 
-#include "lpae-walk.h"
+#include "fmt.h"
 
-struct lpae_slot lpae_walk(struct io_pgtable_ops *ops, uint64_t iova)
+static struct lx_slot lpae_walk(struct io_pgtable_ops *ops, uint64_t iova)
 {
 	struct arm_lpae_io_pgtable *data = io_pgtable_ops_to_data(ops);
 	unsigned int ias = data->iop.cfg.ias;
 	arm_lpae_iopte pte, *ptep = data->pgd;
-	struct lpae_slot s = { 0 };
+	struct lx_slot s = { 0 };
 	int lvl = data->start_level;
 
 	/* The context's input range (TCR.T0SZ): beyond it the hardware faults, whatever the
@@ -51,3 +51,6 @@ struct lpae_slot lpae_walk(struct io_pgtable_ops *ops, uint64_t iova)
 	/* A table entry at the last level: invalid, the walk faults there. */
 	return s;
 }
+
+const struct lx_format lx_fmt_lpae_s1 = { "arm-lpae-s1", ARM_64_LPAE_S1, TLB_SMMUV3, lpae_walk };
+const struct lx_format lx_fmt_lpae_s2 = { "arm-lpae-s2", ARM_64_LPAE_S2, TLB_SMMUV3, lpae_walk };

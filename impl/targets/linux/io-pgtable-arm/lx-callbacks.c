@@ -90,7 +90,7 @@ static iommu_errno do_domain_alloc(void *ctx, const struct iommu_domain_alloc_re
 		iommu_reply_msg(r, "page sizes 0x%llx are not a subset of 0x%llx", (unsigned long long)want, (unsigned long long)m->pgsizes);
 		return IOMMU_EINVAL;
 	}
-	err = lx_domain_alloc(lx_type(q->type), strcmp(m->format, "arm-lpae-s2") == 0, m->pgsizes, want, m->ias, m->oas, &lx, &got);
+	err = lx_domain_alloc(lx_type(q->type), m->format, m->pgsizes, want, m->ias, m->oas, &lx, &got);
 	if (err)
 		return from_errno(err, r);
 	sys_add_domain(&sys, q->domain, q->type, iommu, lx, got);

@@ -7,6 +7,10 @@
  *                   the page size changes or the range would be disjoint, and by iotlb_sync;
  *   iotlb_sync      leaf TLBI over the gathered range, with the gathered page size as the
  *                   level hint (the TTL field): a cached leaf of another size survives it.
+ * The arm-v7s domains have arm-smmu (v2)'s instead (struct model_tlb's driver): tlb_add_page is
+ * a leaf TLBI by VA at once, which removes whatever leaf holds that VA, and iotlb_sync only
+ * waits; the DART domains have no io-pgtable callbacks at all, and every iotlb_sync flushes
+ * the whole stream (apple-dart.c apple_dart_iotlb_sync()).
  * Set LINUX_TARGET_TRACE=1 to see every callback on stderr.
  */
 #include <stdarg.h>
@@ -52,8 +56,13 @@ static void flush_walk(unsigned long iova, size_t size, size_t granule, void *co
 
 static void add_page(struct iommu_iotlb_gather *gather, unsigned long iova, size_t granule, void *cookie)
 {
+	struct model_tlb *t = cookie;
+
 	tr("add_page iova=0x%lx granule=0x%zx", iova, granule);
-	model_gather_add_page(cookie, gather, iova, granule);
+	if (t->driver == TLB_SMMU_VA)
+		tlb_invalidate(t, iova, granule, 0); /* arm_smmu_tlb_add_page_s1(): TLBIVAL */
+	else
+		model_gather_add_page(t, gather, iova, granule);
 }
 
 const struct iommu_flush_ops model_flush_ops = {
@@ -70,7 +79,10 @@ void model_gather_init(struct iommu_iotlb_gather *gather)
 
 void model_iotlb_sync(struct model_tlb *t, struct iommu_iotlb_gather *gather)
 {
-	if (gather->pgsize) {
+	if (t->driver == TLB_DART) {
+		tr("iotlb_sync: flush the stream");
+		tlb_invalidate_all(t);
+	} else if (gather->pgsize) {
 		tr("iotlb_sync start=0x%lx end=0x%lx pgsize=0x%zx", gather->start, gather->end, gather->pgsize);
 		tlb_invalidate(t, gather->start, gather->end - gather->start + 1, gather->pgsize);
 	}

@@ -18,7 +18,18 @@ struct tlb_entry {
 	bool readable, writable;
 };
 
+/* How the modelled driver invalidates leaves (tlb.c), by the IOMMU the format serves. */
+enum tlb_driver {
+	TLB_SMMUV3 = 0, /* arm-smmu-v3: gathered, then a range TLBI with the page size as level
+			 * hint (TTL): a cached leaf of another size survives it */
+	TLB_SMMU_VA,    /* arm-smmu (v1/v2), arm-v7s's: tlb_add_page is a TLBIVAL at once
+			 * (arm_smmu_tlb_add_page_s1()): every leaf holding that VA goes */
+	TLB_DART,       /* apple-dart: no io-pgtable flush ops; iotlb_sync and flush_iotlb_all
+			 * flush the whole stream (apple_dart_domain_flush_tlb()) */
+};
+
 struct model_tlb {
+	enum tlb_driver driver; /* set after tlb_init() */
 	struct tlb_entry e[MODEL_TLB_ENTRIES];
 	int n;    /* entries in use */
 	int next; /* round-robin victim once full */

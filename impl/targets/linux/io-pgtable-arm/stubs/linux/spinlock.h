@@ -1,0 +1,1 @@
+#include "../../kernel-stubs.h" /* stand-in: everything is in kernel-stubs.h */
