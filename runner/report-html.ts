@@ -68,6 +68,7 @@ function findingBlock(f: ReportFinding, id: string): Html {
   return html`<article class="finding" id="${id}" aria-labelledby="${id}-h">
 <h3 id="${id}-h">${badge(f.status)} ${f.rule} — ${f.title}</h3>
 <p>Property family <code>${f.family || '—'}</code>, found after ${f.runsToFailure} sequence(s), shrunk ${f.shrinks} time(s). Finding id <code>${f.id}</code>.</p>
+${f.sameCauseAs ? html`<p>Same cause as ${f.sameCauseAs.rule} (finding <code>${f.sameCauseAs.id}</code>): ${f.sameCauseAs.why}</p>` : ''}
 ${f.message ? html`<p>${f.message}</p>` : ''}
 <h4>Minimal trace</h4>
 <pre class="trace">${f.trace.join('\n')}</pre>

@@ -11,6 +11,7 @@ function findingBlock(f: ReportFinding): string {
     `### ${f.status} ${f.rule} — ${mdText(f.title)}`,
     '',
     `Family \`${f.family || '—'}\`, found after ${f.runsToFailure} sequence(s), shrunk ${f.shrinks} time(s). Finding id ${mdCode(f.id)}.`,
+    f.sameCauseAs ? `\nSame cause as ${mdText(f.sameCauseAs.rule)} (finding ${mdCode(f.sameCauseAs.id)}): ${mdText(f.sameCauseAs.why)}\n` : '',
     f.message ? `\n${mdText(f.message)}\n` : '',
     ...(f.trace.length > 0 ? mdBlock(f.trace) : []),
     '',

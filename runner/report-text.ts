@@ -8,6 +8,7 @@ export function findingText(f: ReportFinding): string {
   const unseen = f.op !== null && !f.trace.some((line) => line.startsWith(`${f.op} -> `));
   return [
     `${f.status} ${f.rule} (${f.family})`,
+    ...(f.sameCauseAs ? [`  same cause as ${f.sameCauseAs.rule} (finding ${f.sameCauseAs.id}): ${f.sameCauseAs.why}`] : []),
     ...(f.message ? [`  ${f.message}`] : []),
     ...f.trace.map((line) => `  ${line}`),
     ...(unseen ? [`  failing op: ${f.op}`] : []),

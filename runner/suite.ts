@@ -14,6 +14,7 @@ import type { TraceEntry, Violation } from '../properties/checker.ts';
 import { type AdapterOptions, PROCESS_PREFIX } from './adapters.ts';
 import { type Corpus, findingKey, replayCorpus } from './corpus.ts';
 import { readableHistory, readableTrace } from './readable-trace.ts';
+import { type SameCause, groupByCause } from './root-cause.ts';
 import { runUnits } from './parallel.ts';
 import { type Shard, sliceSeed, splitRuns } from './slices.ts';
 import type { Unit, UnitResult } from './worker-task.ts';
@@ -113,6 +114,8 @@ export interface ReportFinding {
   topology: unknown;
   replay: string;
   adapter: FindingAdapter;
+  /** Listed under another finding: its trace replays as that one's failure (root-cause.ts). */
+  sameCauseAs?: SameCause;
 }
 
 export interface Report {
@@ -419,6 +422,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     }
   }
   const stopped = opts.signal?.aborted === true;
+  if (!stopped && opts.path === undefined) findings.splice(0, findings.length, ...await groupByCause(adapter, findings, () => opts.signal?.aborted === true));
   const interrupted = stopped || [...results.values()].some((r) => r.interrupted);
   const rules = ruleVerdicts({
     families, runnable, results, findings, quality, ruleChecks: coverage.rules, kitChecks: coverage.kitRules, ...(info.kit ? { kit: info.kit } : {}),
