@@ -126,9 +126,15 @@ export function genptFormatOf(m: Pick<KernelMutant, 'files'>): string {
   return GENPT_CORE_FORMAT;
 }
 
-/** What a report's findings are compared by: each rule with its minimal trace, and each rule's status. */
+/**
+ * What a report's findings are compared by: each rule with its minimal trace, and each rule's
+ * status. A trace is compared by its ops (what the search drew and shrank to), not by the
+ * answers: the unmodified kernel's own answers are not all deterministic (7.2's
+ * arm_lpae_iova_to_phys(ULONG_MAX) returns uninitialised stack, which differs from one build
+ * to the next), so a difference in answers alone is no evidence.
+ */
 export interface FindingsDigest {
-  findings: readonly { rule: string; trace: readonly string[] }[];
+  findings: readonly { rule: string; trace: readonly string[]; ops?: readonly { op: unknown }[] }[];
   rules: readonly { id: string; status: string }[];
 }
 
@@ -136,12 +142,13 @@ const SEVERE = ['CRASH', 'TIMEOUT', 'ADAPTER_ERROR'];
 
 /**
  * How a mutant's findings differ from the unmodified kernel's: `+RULE` only on the mutant,
- * `-RULE` only on the kernel, `~RULE` on both but with another minimal trace, `RULE:STATUS`
+ * `-RULE` only on the kernel, `~RULE` on both but with another minimal trace (other ops), `RULE:STATUS`
  * a rule that crashed, timed out or broke the protocol on the mutant but not on the kernel.
  * Empty: the mutant survived.
  */
 export function findingsDiff(mutant: FindingsDigest, baseline: FindingsDigest): string[] {
-  const byRule = (d: FindingsDigest) => new Map(d.findings.map((f) => [f.rule, f.trace.join('\n')]));
+  const shape = (f: FindingsDigest['findings'][number]) => (f.ops ? f.ops.map((o) => JSON.stringify(o.op)) : f.trace).join('\n');
+  const byRule = (d: FindingsDigest) => new Map(d.findings.map((f) => [f.rule, shape(f)]));
   const [m, b] = [byRule(mutant), byRule(baseline)];
   const baseStatus = new Map(baseline.rules.map((r) => [r.id, r.status]));
   return [

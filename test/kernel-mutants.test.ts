@@ -32,6 +32,13 @@ describe('findingsDiff: a mutant against the unmodified kernel', () => {
     expect(findingsDiff(mutant, kernel)).toEqual(['+XLATE-PERM', '-MAP-OVERLAP', '~XLATE-I2P']);
   });
 
+  test('the same ops with other answers are no evidence (the unmodified kernel answers uninitialised stack to one i2p)', () => {
+    const ops = (answer: string) => ({ rule: 'XLATE-I2P', trace: ['map a', `i2p -> ${answer}`], ops: [{ op: { op: 'map' } }, { op: { op: 'iova_to_phys' } }] });
+    const kernelRun = { findings: [ops('0x7ffc1000')], rules: [] };
+    expect(findingsDiff({ findings: [ops('0x7ffd2000')], rules: [] }, kernelRun)).toEqual([]);
+    expect(findingsDiff({ findings: [{ ...ops('0x0'), ops: [{ op: { op: 'iova_to_phys' } }] }], rules: [] }, kernelRun)).toEqual(['~XLATE-I2P']);
+  });
+
   test('a crash or timeout counts only where the kernel did not already crash or time out', () => {
     const mutant = digest([['XLATE-I2P', ['map a', 'i2p b']], ['MAP-OVERLAP', ['map a', 'map a']]], [['ADAPTER-CRASH', 'CRASH'], ['XLATE-PERM', 'TIMEOUT']]);
     expect(findingsDiff(mutant, kernel)).toEqual(['XLATE-PERM:TIMEOUT']);
