@@ -82,13 +82,12 @@ export interface SuiteVerdict {
 export interface KernelCellResult extends KernelCell {
   description: string;
   kernelTests: KernelTestsVerdict;
-  suite: KernelSuite;
   conformance: SuiteVerdict;
 }
 
 export interface KillRate {
   killed: number;
-  /** Cells whose mutant built. */
+  /** Cells whose mutant built for this side (the kernel's tests, or the adapter). */
   of: number;
 }
 
@@ -172,7 +171,7 @@ function script(root: string, args: string[], timeoutMs = 20 * 60_000): { status
 
 class KernelUnavailable extends Error {}
 
-/** Builds with a script (its binary's path on the last line); null and why when it does not build. */
+/** Builds with a script (its binary's path on the last line), or why it does not build. */
 function build(root: string, args: string[]): { bin: string } | { failed: string } {
   const r = script(root, args);
   if (r.status === UNAVAILABLE) throw new KernelUnavailable(r.why);
@@ -182,11 +181,15 @@ function build(root: string, args: string[]): { bin: string } | { failed: string
 
 const seconds = (since: number) => Number(((performance.now() - since) / 1000).toFixed(1));
 
-/** Runs a built test program; killed when it exits non-zero, dies or hangs. */
-function runKernelTests(bin: string, args: string[], parse: (out: string) => Omit<KernelTestsVerdict, 'verdict' | 'seconds'>, started: number): KernelTestsVerdict {
-  const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 5 * 60_000, maxBuffer: 64 << 20 });
-  const counts = parse(`${r.stdout ?? ''}\n${r.stderr ?? ''}`);
-  const detail = r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'TIMEOUT' : r.signal ? `CRASH (${r.signal})` : undefined;
+/** How a test program ended when its counts do not say it all: it hung, or died by a signal. */
+function abnormalEnd(r: ReturnType<typeof spawnSync>): string | undefined {
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') return 'TIMEOUT';
+  return r.signal ? `CRASH (${r.signal})` : undefined;
+}
+
+/** The verdict of a test program that ran: killed when it exits non-zero, dies or hangs. */
+function testsVerdict(r: ReturnType<typeof spawnSync>, counts: Pick<KernelTestsVerdict, 'passed' | 'failed' | 'skipped'>, started: number): KernelTestsVerdict {
+  const detail = abnormalEnd(r) ?? (counts.passed === null && r.status !== 0 ? 'died before its summary line' : undefined);
   return { verdict: r.status === 0 ? 'survived' : 'killed', ...counts, ...(detail ? { detail } : {}), seconds: seconds(started) };
 }
 
@@ -195,10 +198,9 @@ function kernelTests(root: string, cell: KernelCell): KernelTestsVerdict {
   if (cell.family === 'io-pgtable-arm') {
     const b = build(root, ['scripts/build-linux-selftest.sh', cell.suite, cell.mutant]);
     if ('failed' in b) return { verdict: 'build-failed', passed: null, failed: null, detail: b.failed, seconds: seconds(started) };
-    return runKernelTests(b.bin, [], (out) => {
-      const m = [...out.matchAll(/(\d+) PASS (\d+) FAIL/g)].pop();
-      return { passed: m ? Number(m[1]) : null, failed: m ? Number(m[2]) : null };
-    }, started);
+    const r = spawnSync(b.bin, [], { encoding: 'utf8', timeout: 5 * 60_000, maxBuffer: 64 << 20 });
+    const m = [...`${r.stdout ?? ''}\n${r.stderr ?? ''}`.matchAll(/(\d+) PASS (\d+) FAIL/g)].pop();
+    return testsVerdict(r, { passed: m ? Number(m[1]) : null, failed: m ? Number(m[2]) : null }, started);
   }
   // run-genpt-kunit.sh builds and runs in one: a build failure is its exit 1 before any case ran.
   const r = spawnSync('bash', [join(root, 'scripts/run-genpt-kunit.sh'), cell.format!, cell.mutant], { cwd: root, encoding: 'utf8', timeout: 10 * 60_000, maxBuffer: 64 << 20 });
@@ -208,12 +210,7 @@ function kernelTests(root: string, cell: KernelCell): KernelTestsVerdict {
     return { verdict: 'build-failed', passed: null, failed: null, detail: out.trim().split('\n').pop(), seconds: seconds(started) };
   }
   const m = /kunit: \S+: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(out);
-  const detail = r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? 'TIMEOUT' : r.signal ? `CRASH (${r.signal})` : !m && r.status !== 0 ? 'died before its summary line' : undefined;
-  return {
-    verdict: r.status === 0 ? 'survived' : 'killed',
-    passed: m ? Number(m[1]) : null, failed: m ? Number(m[2]) : null, skipped: m ? Number(m[3]) : null,
-    ...(detail ? { detail } : {}), seconds: seconds(started),
-  };
+  return testsVerdict(r, { passed: m ? Number(m[1]) : null, failed: m ? Number(m[2]) : null, skipped: m ? Number(m[3]) : null }, started);
 }
 
 /** The target whose budget, seed and expectations a cell's suite run takes. */
@@ -278,14 +275,15 @@ export async function runKernelMutants(cells: readonly KernelCell[], opts: Kerne
     results.push(r);
     opts.onCell?.(r);
   }
-  const built = results.filter((r) => r.conformance.verdict !== 'build-failed');
+  const tested = results.filter((r) => r.kernelTests.verdict !== 'build-failed');
+  const run = results.filter((r) => r.conformance.verdict !== 'build-failed');
   return {
     budget: { seed: 1, runsPerFamily: opts.runs ?? 'expectations', workers: 1 },
     summary: {
       cells: results.length,
-      kernelTests: { killed: built.filter((r) => r.kernelTests.verdict === 'killed').length, of: built.length },
-      conformance: { killed: built.filter((r) => r.conformance.verdict === 'killed' || r.conformance.verdict === 'crash').length, of: built.length },
-      buildFailed: results.length - built.length,
+      kernelTests: { killed: tested.filter((r) => r.kernelTests.verdict === 'killed').length, of: tested.length },
+      conformance: { killed: run.filter((r) => r.conformance.verdict === 'killed' || r.conformance.verdict === 'crash').length, of: run.length },
+      buildFailed: results.filter((r) => r.kernelTests.verdict === 'build-failed' || r.conformance.verdict === 'build-failed').length,
       seconds: seconds(started),
     },
     cells: results,
