@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { type FindingsDigest, type KernelMutantReport, findingsDiff, genptFormatOf, kernelCatalogue, selectCells } from '../runner/kernel-mutants.ts';
+import { type FindingsDigest, type KernelMutantReport, findingsDiff, genptFormatOf, kernelCatalogue, kernelMutantsMarkdown, selectCells } from '../runner/kernel-mutants.ts';
 import { unavailableTarget } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -76,6 +76,25 @@ describe('the catalogue', () => {
     expect(() => selectCells({ only: ['no-such-mutant'] }, ROOT)).toThrow(/--only/);
     expect(() => selectCells({ families: ['generic_pt'], suites: ['trixie'] }, ROOT)).toThrow(/sid/);
   });
+});
+
+test('the Markdown report: both kill rates first, a mutant that does not build said so', () => {
+  const md = kernelMutantsMarkdown({
+    budget: { seed: 1, runsPerFamily: 'expectations', workers: 1 },
+    summary: { cells: 2, kernelTests: { killed: 1, of: 1 }, conformance: { killed: 0, of: 1 }, buildFailed: 1, seconds: 50 },
+    cells: [
+      { family: 'io-pgtable-arm', mutant: 'a', suite: 'sid', description: 'bug a', kernelTests: { verdict: 'killed', passed: 0, failed: 63, seconds: 1 }, conformance: { verdict: 'survived', diff: [], seconds: 20 } },
+      { family: 'io-pgtable-arm', mutant: 'b', suite: 'bookworm', description: 'bug b', kernelTests: { verdict: 'build-failed', passed: null, failed: null, detail: 'does not apply', seconds: 0 }, conformance: { verdict: 'build-failed', diff: [], detail: 'does not apply', seconds: 0 } },
+    ],
+  });
+  const lines = md.split('\n');
+  expect(lines.slice(2, 5)).toEqual([
+    "- kernel's own tests (selftests, KUnit): **1 of 1 (100%)** killed",
+    "- conformance suite (each target's CI budget (its expectations' runs per family), seed 1, one worker): **0 of 1 (0%)** killed",
+    '- 1 cell(s) did not build',
+  ]);
+  expect(md).toContain('| io-pgtable-arm | a | sid | — | killed (0 pass, 63 fail) | 1 | **survived** | 20 |');
+  expect(md).toContain('| io-pgtable-arm | b | bookworm | — | does not build: does not apply | 0 | does not build: does not apply | 0 |');
 });
 
 test('bad input: one line on stderr, exit 2', () => {
