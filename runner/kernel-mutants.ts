@@ -93,7 +93,7 @@ export interface KillRate {
 
 export interface KernelMutantReport {
   budget: { seed: number; runsPerFamily: number | 'expectations'; workers: 1 };
-  summary: { cells: number; kernelTests: KillRate; conformance: KillRate; buildFailed: number; seconds: number };
+  summary: { cells: number; kernelTests: KillRate; conformance: KillRate; byFamily: Record<string, { kernelTests: KillRate; conformance: KillRate }>; buildFailed: number; seconds: number };
   cells: KernelCellResult[];
 }
 
@@ -241,6 +241,16 @@ async function suiteReport(t: Target, bin: string, runs: number | undefined): Pr
   return outcome.report!;
 }
 
+/** Each side's kill rate over the cells that built for it; a crash of the suite's run counts as a kill. */
+function killRates(cells: readonly KernelCellResult[]): { kernelTests: KillRate; conformance: KillRate } {
+  const tested = cells.filter((r) => r.kernelTests.verdict !== 'build-failed');
+  const run = cells.filter((r) => r.conformance.verdict !== 'build-failed');
+  return {
+    kernelTests: { killed: tested.filter((r) => r.kernelTests.verdict === 'killed').length, of: tested.length },
+    conformance: { killed: run.filter((r) => r.conformance.verdict === 'killed' || r.conformance.verdict === 'crash').length, of: run.length },
+  };
+}
+
 /** Every cell, one after another (the suite runs with one worker: the budget is deterministic). */
 export async function runKernelMutants(cells: readonly KernelCell[], opts: KernelRunOptions = {}): Promise<KernelMutantReport> {
   const root = opts.root ?? process.cwd();
@@ -275,14 +285,13 @@ export async function runKernelMutants(cells: readonly KernelCell[], opts: Kerne
     results.push(r);
     opts.onCell?.(r);
   }
-  const tested = results.filter((r) => r.kernelTests.verdict !== 'build-failed');
-  const run = results.filter((r) => r.conformance.verdict !== 'build-failed');
+  const families = [...new Set(results.map((r) => r.family))];
   return {
     budget: { seed: 1, runsPerFamily: opts.runs ?? 'expectations', workers: 1 },
     summary: {
       cells: results.length,
-      kernelTests: { killed: tested.filter((r) => r.kernelTests.verdict === 'killed').length, of: tested.length },
-      conformance: { killed: run.filter((r) => r.conformance.verdict === 'killed' || r.conformance.verdict === 'crash').length, of: run.length },
+      ...killRates(results),
+      byFamily: Object.fromEntries(families.map((f) => [f, killRates(results.filter((r) => r.family === f))])),
       buildFailed: results.filter((r) => r.kernelTests.verdict === 'build-failed' || r.conformance.verdict === 'build-failed').length,
       seconds: seconds(started),
     },
@@ -347,12 +356,14 @@ const pipe = (s: string) => s.replace(/\|/g, '\\|');
 /** The matrix as Markdown: the two kill rates first, then one row per mutant × suite. */
 export function kernelMutantsMarkdown(r: KernelMutantReport): string {
   const s = r.summary;
-  const budget = r.budget.runsPerFamily === 'expectations' ? "each target's CI budget (its expectations' runs per family)" : `${r.budget.runsPerFamily} sequences per family`;
+  const budget = r.budget.runsPerFamily === 'expectations' ? "at each target's CI budget: its expectations' runs per family" : `${r.budget.runsPerFamily} sequences per family`;
+  const families = Object.entries(s.byFamily);
   return [
     '# Kernel mutant kill matrix',
     '',
     `- kernel's own tests (selftests, KUnit): **${rate(s.kernelTests)}** killed`,
     `- conformance suite (${budget}, seed ${r.budget.seed}, one worker): **${rate(s.conformance)}** killed`,
+    ...(families.length > 1 ? families.map(([f, k]) => `- ${f}: kernel's tests ${rate(k.kernelTests)}, the suite ${rate(k.conformance)}`) : []),
     ...(s.buildFailed > 0 ? [`- ${s.buildFailed} cell(s) did not build`] : []),
     `- ${s.cells} cells in ${s.seconds} s`,
     '',

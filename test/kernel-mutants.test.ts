@@ -81,7 +81,7 @@ describe('the catalogue', () => {
 test('the Markdown report: both kill rates first, a mutant that does not build said so', () => {
   const md = kernelMutantsMarkdown({
     budget: { seed: 1, runsPerFamily: 'expectations', workers: 1 },
-    summary: { cells: 2, kernelTests: { killed: 1, of: 1 }, conformance: { killed: 0, of: 1 }, buildFailed: 1, seconds: 50 },
+    summary: { cells: 2, kernelTests: { killed: 1, of: 1 }, conformance: { killed: 0, of: 1 }, byFamily: { 'io-pgtable-arm': { kernelTests: { killed: 1, of: 1 }, conformance: { killed: 0, of: 1 } } }, buildFailed: 1, seconds: 50 },
     cells: [
       { family: 'io-pgtable-arm', mutant: 'a', suite: 'sid', description: 'bug a', kernelTests: { verdict: 'killed', passed: 0, failed: 63, seconds: 1 }, conformance: { verdict: 'survived', diff: [], seconds: 20 } },
       { family: 'io-pgtable-arm', mutant: 'b', suite: 'bookworm', description: 'bug b', kernelTests: { verdict: 'build-failed', passed: null, failed: null, detail: 'does not apply', seconds: 0 }, conformance: { verdict: 'build-failed', diff: [], detail: 'does not apply', seconds: 0 } },
@@ -90,7 +90,7 @@ test('the Markdown report: both kill rates first, a mutant that does not build s
   const lines = md.split('\n');
   expect(lines.slice(2, 5)).toEqual([
     "- kernel's own tests (selftests, KUnit): **1 of 1 (100%)** killed",
-    "- conformance suite (each target's CI budget (its expectations' runs per family), seed 1, one worker): **0 of 1 (0%)** killed",
+    "- conformance suite (at each target's CI budget: its expectations' runs per family, seed 1, one worker): **0 of 1 (0%)** killed",
     '- 1 cell(s) did not build',
   ]);
   expect(md).toContain('| io-pgtable-arm | a | sid | — | killed (0 pass, 63 fail) | 1 | **survived** | 20 |');
