@@ -170,7 +170,8 @@ async function kernelMutantsCommand(o: { run?: boolean; json?: boolean; family?:
   }
   const s = result.summary;
   console.log(`kernel tests killed ${s.kernelTests.killed}/${s.kernelTests.of}, the suite ${s.conformance.killed}/${s.conformance.of}${s.buildFailed ? `; ${s.buildFailed} cell(s) did not build` : ''}; ${s.seconds} s; ${join(o.reportDir, 'kernel-mutants.json')}, ${join(o.reportDir, 'kernel-mutants.md')}`);
-  return s.buildFailed > 0 ? 1 : 0;
+  // Every mutant is written against sid's kernel; an older kernel's code may differ so that a patch does not apply there.
+  return result.cells.some((c) => c.suite === 'sid' && (c.kernelTests.verdict === 'build-failed' || c.conformance.verdict === 'build-failed')) ? 1 : 0;
 }
 
 export function buildProgram(startup: Startup = {}): Command {
@@ -374,7 +375,7 @@ export function buildProgram(startup: Startup = {}): Command {
     .command('mutants')
     .description('the mutant catalogue of the bundled models (one as an adapter: --adapter builtin:mutant/<id>), or with --kernel of the real kernel page-table code; --run kills them')
     .option('--json', 'as JSON')
-    .option('--run', 'run the kill matrix: writes mutants.json and mutants.md (--kernel: kernel-mutants.json and kernel-mutants.md); exit 1 if any model mutant survives, or any kernel mutant does not build')
+    .option('--run', 'run the kill matrix: writes mutants.json and mutants.md (--kernel: kernel-mutants.json and kernel-mutants.md); exit 1 if any model mutant survives, or any kernel mutant does not build on sid')
     .option('--kernel', "our mutants of Linux's io-pgtable-arm.c and generic_pt (patches under impl/targets/linux/*/mutants), each through the kernel's own tests and the suite")
     .option('--family <families>', 'with --kernel: io-pgtable-arm, generic_pt (comma-separated; default both)', list)
     .option('--suite <suites>', 'with --kernel: the Debian suites whose kernels to patch, bookworm, trixie, sid (default sid; generic_pt is in sid only)', list)
