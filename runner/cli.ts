@@ -17,6 +17,7 @@ import { RUN_TAG, reapTagged } from './stdio/reap.ts';
 import { serve } from './stdio/serve.ts';
 import { MUTANT_ENTRIES } from './mutant-entries.ts';
 import { KILL_DEFAULTS, writeKillReport } from './kill-matrix.ts';
+import { conformanceCell, kernelCatalogue, kernelTestsCell, selectCells, writeKernelMutantReport } from './kernel-mutants.ts';
 import { runTargets } from './targets.ts';
 import { Corpus, DEFAULT_CORPUS_DIR } from './corpus.ts';
 import { startProgress } from './progress.ts';
@@ -147,6 +148,31 @@ function chooseAdapter(spec: string | undefined, command: string | undefined): s
   if ((spec === undefined) === (command === undefined)) throw new ConfigError('give exactly one of --adapter <spec> and --adapter-cmd <command>');
   if (command !== undefined && command.trim() === '') throw new ConfigError('--adapter-cmd: empty command');
   return command !== undefined ? `${PROCESS_PREFIX}${command}` : spec!;
+}
+
+/** `mutants --kernel`: the catalogue, or with --run the kill matrix (exit 3 when the kernel source cannot be fetched here). */
+async function kernelMutantsCommand(o: { run?: boolean; json?: boolean; family?: string[]; suite?: string[]; only?: string[]; seed: number; runs?: number; swarm?: boolean; reportDir: string }): Promise<number> {
+  if (o.seed !== KILL_DEFAULTS.seed || o.swarm) throw new ConfigError('--kernel runs each target with its expectations\' seed and generation: --seed and --swarm do not apply');
+  const cells = selectCells({ families: o.family, suites: o.suite, only: o.only });
+  if (!o.run) {
+    const rows = cells.map((c) => ({ ...c, description: kernelCatalogue(c.family).find((m) => m.id === c.mutant)?.description ?? '' }));
+    if (o.json) console.log(JSON.stringify(rows, null, 2));
+    else for (const c of rows) console.log(`${c.family.padEnd(15)} ${c.mutant.padEnd(34)} ${c.suite.padEnd(9)} ${(c.format ?? '').padEnd(8)} ${c.description}`);
+    return 0;
+  }
+  const result = await writeKernelMutantReport(cells, {
+    runs: o.runs, reportDir: o.reportDir,
+    onBaseline: (t, s) => console.error(`baseline ${t}: ${s} s`),
+    onCell: (r) => console.error(`${r.family} ${r.mutant} ${r.suite}${r.format ? ` ${r.format}` : ''}: kernel tests ${kernelTestsCell(r.kernelTests)}; suite ${conformanceCell(r.conformance).replace(/\*/g, '')} (${r.kernelTests.seconds} + ${r.conformance.seconds} s)`),
+  });
+  if ('unavailable' in result) {
+    console.error(`iommu-conformance: the kernel source cannot be fetched here: ${result.unavailable}`);
+    return 3;
+  }
+  const s = result.summary;
+  console.log(`kernel tests killed ${s.kernelTests.killed}/${s.kernelTests.of}, the suite ${s.conformance.killed}/${s.conformance.of}${s.buildFailed ? `; ${s.buildFailed} cell(s) did not build` : ''}; ${s.seconds} s; ${join(o.reportDir, 'kernel-mutants.json')}, ${join(o.reportDir, 'kernel-mutants.md')}`);
+  // Every mutant is written against sid's kernel; an older kernel's code may differ so that a patch does not apply there.
+  return result.cells.some((c) => c.suite === 'sid' && (c.kernelTests.verdict === 'build-failed' || c.conformance.verdict === 'build-failed')) ? 1 : 0;
 }
 
 export function buildProgram(startup: Startup = {}): Command {
@@ -354,15 +380,24 @@ export function buildProgram(startup: Startup = {}): Command {
 
   program
     .command('mutants')
-    .description('the mutant catalogue of the bundled models (one as an adapter: --adapter builtin:mutant/<id>); --run kills them all')
+    .description('the mutant catalogue of the bundled models (one as an adapter: --adapter builtin:mutant/<id>), or with --kernel of the real kernel page-table code; --run kills them')
     .option('--json', 'as JSON')
-    .option('--run', 'run the kill matrix: writes mutants.json and mutants.md; exit 1 if any mutant survives')
+    .option('--run', 'run the kill matrix: writes mutants.json and mutants.md (--kernel: kernel-mutants.json and kernel-mutants.md); exit 1 if any model mutant survives, or any kernel mutant does not build on sid')
+    .option('--kernel', "our mutants of Linux's io-pgtable-arm.c and generic_pt (patches under impl/targets/linux/*/mutants), each through the kernel's own tests and the suite")
+    .option('--family <families>', 'with --kernel: io-pgtable-arm, generic_pt (comma-separated; default both)', list)
+    .option('--suite <suites>', 'with --kernel: the Debian suites whose kernels to patch, bookworm, trixie, sid (default sid; generic_pt is in sid only)', list)
+    .option('--only <ids>', 'with --kernel: only these mutants (comma-separated ids, or <family>/<id>)', list)
     .option('--seed <n>', 'seed of every family', int('--seed', 0), KILL_DEFAULTS.seed)
-    .option('--runs <n>', 'sequences per family and mutant', int('--runs', 1), KILL_DEFAULTS.runs)
+    .option('--runs <n>', `sequences per family and mutant (default ${KILL_DEFAULTS.runs}; --kernel: each target's CI budget, its expectations' runs)`, int('--runs', 1))
     .option('--max-steps <n>', 'longest sequence, in generated steps', int('--max-steps', 1), KILL_DEFAULTS.maxSteps)
     .option('--swarm', 'swarm generation: each sequence switches off some op kinds of its family')
-    .option('--report-dir <dir>', 'where mutants.json and mutants.md go', 'reports')
+    .option('--report-dir <dir>', 'where the reports go', 'reports')
     .action(async (o) => {
+      if (o.kernel) {
+        process.exitCode = await kernelMutantsCommand(o);
+        return;
+      }
+      for (const k of ['family', 'suite', 'only'] as const) if (o[k] !== undefined) throw new ConfigError(`--${k} is for --kernel`);
       const rows = MUTANT_ENTRIES.map(({ create: _create, ...m }) => m);
       if (!o.run) {
         if (o.json) console.log(JSON.stringify(rows, null, 2));
@@ -370,7 +405,7 @@ export function buildProgram(startup: Startup = {}): Command {
         return;
       }
       const report = await writeKillReport(MUTANT_ENTRIES, {
-        seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, swarm: o.swarm === true, reportDir: o.reportDir,
+        seed: o.seed, runs: o.runs ?? KILL_DEFAULTS.runs, maxSteps: o.maxSteps, swarm: o.swarm === true, reportDir: o.reportDir,
         onMutant: (r) => console.error(`${r.killed ? 'killed  ' : 'SURVIVED'} ${r.id.padEnd(30)} ${r.killed ? `${r.reportedRule} after ${r.runsToFailure} sequence(s), ${r.traceLength} op(s), ${r.secondsToFailure?.toFixed(2)} s` : ''}`),
       });
       const s = report.summary;

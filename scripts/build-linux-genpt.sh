@@ -4,7 +4,9 @@
 # headers (impl/targets/linux/genpt/), under the project's 7.2 core layer and C SDK, as a
 # stdio adapter:
 #   impl/targets/linux/genpt/build/genpt-<fmt>-adapter
-# Usage: scripts/build-linux-genpt.sh <fmt>   (amdv1, x86_64, vtdss or riscv64)
+# Usage: scripts/build-linux-genpt.sh <fmt> [mutant id]   (amdv1, x86_64, vtdss or riscv64)
+# With a mutant (impl/targets/linux/genpt/mutants/<id>.patch), a patched copy of generic_pt is
+# built instead, into build/mutant-<id>/genpt-<fmt>-adapter: the suite measured on a mutant.
 # Fetches the kernel files first (scripts/fetch-linux.sh sid). Does nothing when the binary is
 # newer than every input. Prints the binary's path on stdout.
 # Exit status: 0 built, 3 the Linux package cannot be fetched here, 1 anything else.
@@ -17,10 +19,12 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/impl/targets/linux/genpt"
 arm="$root/impl/targets/linux/io-pgtable-arm"
 sdk="$root/impl/sdk/c/sdk"
+mutant="${2:-}"
 suite=sid
 ksrc="$root/.cache/linux/$suite/src"
-out="$here/build/$fmt"
-bin="$here/build/genpt-$fmt-adapter"
+build="$here/build${mutant:+/mutant-$mutant}"
+out="$build/$fmt"
+bin="$build/genpt-$fmt-adapter"
 
 fail() {
   echo "build-linux-genpt: $*" >&2
@@ -37,7 +41,7 @@ rc=0
 
 # What is shared with io-pgtable-arm: the lx_* interface, the groups, the model TLB's cache.
 shared=("$arm/core.h" "$arm/system.c" "$arm/system.h" "$arm/lx-callbacks.c" "$arm/lx-callbacks.h" "$arm/tlb.h" "$arm/tlb-cache.c")
-inputs=("$here"/*.c "$here"/*.h "$here/topologies-$fmt.json" "$here"/stubs "${shared[@]}" "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
+inputs=("$here"/mutants "$here"/*.c "$here"/*.h "$here/topologies-$fmt.json" "$here"/stubs "${shared[@]}" "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
 if [ -x "$bin" ] && [ -z "$(find "${inputs[@]}" -newer "$bin" -print -quit)" ]; then
   echo "$bin"
   exit 0
@@ -45,6 +49,13 @@ fi
 
 mkdir -p "$out/obj"
 rm -f "$bin"
+tree="$ksrc"
+if [ -n "$mutant" ]; then
+  # shellcheck source=lib/linux-mutant.sh
+  . "$root/scripts/lib/linux-mutant.sh"
+  linux_mutant_tree generic_pt "$ksrc" "$suite" "$mutant" "$out/tree" || fail "mutant $mutant: no tree"
+  tree="$out/tree"
+fi
 
 # topologies-<fmt>.json as the body of a C string literal.
 sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$/\\n"/' "$here/topologies-$fmt.json" >"$out/topologies.inc"
@@ -52,7 +63,7 @@ sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$/\\n"/' "$here/topologies
 version="$(cut -d' ' -f2 "$ksrc/VERSION")"
 common=(-std=gnu11 -O2 -g -fno-strict-aliasing)
 # The kernel's own files (the format unit includes them): their warnings are not ours to fix.
-kflags=("${common[@]}" -fno-strict-overflow -Wall -Wno-unused-function -Wno-maybe-uninitialized -I"$here/stubs" -I"$ksrc/include" -I"$ksrc/drivers/iommu/generic_pt")
+kflags=("${common[@]}" -fno-strict-overflow -Wall -Wno-unused-function -Wno-maybe-uninitialized -I"$here/stubs" -I"$ksrc/include" -I"$tree/drivers/iommu/generic_pt")
 # The project's files: no warning allowed.
 ours=("${common[@]}" -Wall -Wextra -Werror)
 

@@ -45,7 +45,7 @@ tree="$ksrc"
 if [ -n "$mutant" ]; then
   # shellcheck source=lib/linux-mutant.sh
   . "$root/scripts/lib/linux-mutant.sh"
-  linux_mutant_tree "$ksrc" "$suite" "$mutant" "$out/tree" || fail "mutant $mutant: no tree"
+  linux_mutant_tree io-pgtable-arm "$ksrc" "$suite" "$mutant" "$out/tree" || fail "mutant $mutant: no tree"
   tree="$out/tree"
 fi
 

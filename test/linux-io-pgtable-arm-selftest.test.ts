@@ -1,6 +1,6 @@
 // The kernel's own io-pgtable-arm selftests, built in userspace per Debian suite
 // (scripts/build-linux-selftest.sh): the baseline of the mutant kill matrix
-// (scripts/linux-kill-matrix.sh), where a mutant is run through them and through the suite.
+// (`mutants --run --kernel`, runner/kernel-mutants.ts), where a mutant is run through them and through the suite.
 // 6.1 and 6.12 run arm_lpae_do_selftests() (18 configurations), 7.2 its KUnit suite under our
 // shim (63: every IAS up to each OAS).
 
