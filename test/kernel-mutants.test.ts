@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { type FindingsDigest, type KernelMutantReport, findingsDiff, genptFormatOf, kernelCatalogue, kernelMutantsMarkdown, selectCells } from '../runner/kernel-mutants.ts';
+import { type FindingsDigest, KERNEL_FAMILIES, type KernelMutantReport, findingsDiff, genptFormatOf, kernelCatalogue, kernelMutantsMarkdown, kernelTestsCell, selectCells } from '../runner/kernel-mutants.ts';
 import { unavailableTarget } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -47,7 +47,7 @@ describe('findingsDiff: a mutant against the unmodified kernel', () => {
 
 describe('the catalogue', () => {
   test('at least 15 mutants per family, each with the one-line header the reports quote', () => {
-    for (const family of ['io-pgtable-arm', 'generic_pt'] as const) {
+    for (const family of KERNEL_FAMILIES) {
       const c = kernelCatalogue(family, ROOT);
       expect(c.length).toBeGreaterThanOrEqual(15);
       for (const m of c) {
@@ -55,6 +55,13 @@ describe('the catalogue', () => {
         expect(m.files.length, m.id).toBeGreaterThan(0);
       }
     }
+  });
+
+  test('io-pgtable-arm, -v7s and -dart share one tree and one build directory: their mutant ids are unique across the three', () => {
+    const ids = (['io-pgtable-arm', 'io-pgtable-v7s', 'io-pgtable-dart'] as const).flatMap((f) => kernelCatalogue(f, ROOT).map((m) => m.id));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(kernelCatalogue('io-pgtable-v7s', ROOT).every((m) => m.files.includes('drivers/iommu/io-pgtable-arm-v7s.c'))).toBe(true);
+    expect(kernelCatalogue('io-pgtable-dart', ROOT).every((m) => m.files.includes('drivers/iommu/io-pgtable-dart.c'))).toBe(true);
   });
 
   test("a generic_pt mutant runs against the format it patches, the common code's against amdv1", () => {
@@ -75,6 +82,10 @@ describe('the catalogue', () => {
     expect(() => selectCells({ suites: ['buster'] }, ROOT)).toThrow(/--suite/);
     expect(() => selectCells({ only: ['no-such-mutant'] }, ROOT)).toThrow(/--only/);
     expect(() => selectCells({ families: ['generic_pt'], suites: ['trixie'] }, ROOT)).toThrow(/sid/);
+    expect(selectCells({ only: ['v7s-ap-rdonly-inverted', 'dart-i2p-no-offset'], suites: ['bookworm'] }, ROOT)).toEqual([
+      { family: 'io-pgtable-v7s', mutant: 'v7s-ap-rdonly-inverted', suite: 'bookworm' },
+      { family: 'io-pgtable-dart', mutant: 'dart-i2p-no-offset', suite: 'bookworm' },
+    ]);
   });
 });
 
@@ -95,6 +106,14 @@ test('the Markdown report: both kill rates first, a mutant that does not build s
   ]);
   expect(md).toContain('| io-pgtable-arm | a | sid | — | killed (0 pass, 63 fail) | 1 | **survived** | 20 |');
   expect(md).toContain('| io-pgtable-arm | b | bookworm | — | does not build: does not apply | 0 | does not build: does not apply | 0 |');
+});
+
+test('io-pgtable-dart has no kernel test: said so per cell and in the summary, counted as not killed', () => {
+  const cell = { family: 'io-pgtable-dart' as const, mutant: 'd', suite: 'sid' as const, description: 'bug d', kernelTests: { verdict: 'no-kernel-test' as const, passed: null, failed: null, seconds: 0 }, conformance: { verdict: 'killed' as const, diff: ['+XLATE-I2P'], seconds: 9 } };
+  const md = kernelMutantsMarkdown({ budget: { seed: 1, runsPerFamily: 'expectations', workers: 1 }, summary: { cells: 1, kernelTests: { killed: 0, of: 1 }, conformance: { killed: 1, of: 1 }, byFamily: {}, buildFailed: 0, seconds: 9 }, cells: [cell] });
+  expect(kernelTestsCell(cell.kernelTests)).toBe('no kernel test (not killed)');
+  expect(md).toContain('- 1 cell(s) with no kernel test');
+  expect(md).toContain('| io-pgtable-dart | d | sid | — | no kernel test (not killed) | 0 | killed (+XLATE-I2P) | 9 |');
 });
 
 test('bad input: one line on stderr, exit 2', () => {
