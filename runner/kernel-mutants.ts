@@ -1,9 +1,11 @@
 // The kill matrix of our mutants of the real kernel page-table code: small patches of Linux's
-// io-pgtable-arm.c (impl/targets/linux/io-pgtable-arm/mutants/) and of 7.2's generic_pt
+// io-pgtable-arm.c (impl/targets/linux/io-pgtable-arm/mutants/), io-pgtable-arm-v7s.c
+// (mutants-v7s/), io-pgtable-dart.c (mutants-dart/) and of 7.2's generic_pt
 // (impl/targets/linux/genpt/mutants/), applied at build time to a copy of the fetched kernel
 // files (scripts/lib/linux-mutant.sh). Each mutant × Debian suite goes through
-//   - the kernel's own tests: io-pgtable-arm's selftests (scripts/build-linux-selftest.sh),
-//     generic_pt's KUnit suites (scripts/run-genpt-kunit.sh), killed when one fails;
+//   - the kernel's own tests: io-pgtable-arm's and io-pgtable-arm-v7s's selftests
+//     (scripts/build-linux-selftest.sh), generic_pt's KUnit suites (scripts/run-genpt-kunit.sh),
+//     killed when one fails; io-pgtable-dart.c has none (verdict 'no-kernel-test', not a kill);
 //   - the suite at the target's CI budget (its expectations' seed and runs, one worker), killed
 //     when its findings differ from those of the unmodified kernel at the same seed and budget.
 // Findings are compared by rule and by minimal trace: `+RULE` found only on the mutant, `-RULE`
@@ -21,7 +23,7 @@ import { makeDir } from './make-dir.ts';
 import { TARGETS, type Target, checkTarget, readExpectations } from './targets.ts';
 import type { Report } from './suite.ts';
 
-export const KERNEL_FAMILIES = ['io-pgtable-arm', 'generic_pt'] as const;
+export const KERNEL_FAMILIES = ['io-pgtable-arm', 'io-pgtable-v7s', 'io-pgtable-dart', 'generic_pt'] as const;
 export type KernelFamily = (typeof KERNEL_FAMILIES)[number];
 
 const KERNEL_SUITES = ['bookworm', 'trixie', 'sid'] as const;
@@ -32,9 +34,41 @@ const GENPT_FORMATS = ['amdv1', 'x86_64', 'vtdss', 'riscv64'] as const;
 /** The format a mutant of the formats' common code (iommu_pt.h, pt_iter.h, ...) runs against: the one with DYNAMIC_TOP. */
 const GENPT_CORE_FORMAT = 'amdv1';
 
-const MUTANT_DIRS: Record<KernelFamily, string> = {
-  'io-pgtable-arm': 'impl/targets/linux/io-pgtable-arm/mutants',
-  generic_pt: 'impl/targets/linux/genpt/mutants',
+/** How a family is built, run and tested. */
+interface FamilySpec {
+  /** Its patches. */
+  dir: string;
+  /** The target whose budget, seed and expectations a cell's suite run takes. */
+  target: (cell: KernelCell) => string;
+  /** The adapter's build script and its arguments before the mutant id. */
+  adapter: (cell: KernelCell) => string[];
+  /** The kernel's own tests: a selftest binary built with these arguments (then the mutant id), KUnit, or none. */
+  tests: { selftest: (cell: KernelCell) => string[] } | 'kunit' | 'none';
+  /** Suites whose kernel has the family's code. */
+  suites: readonly KernelSuite[];
+}
+
+const IO_PGTABLE = 'impl/targets/linux/io-pgtable-arm';
+/** io-pgtable-arm, -v7s and -dart: one copy of the kernel files, one adapter binary (--format=). */
+const ioPgtable = (dir: string, matrix: string, selftest: string[] | null): FamilySpec => ({
+  dir: `${IO_PGTABLE}/${dir}`,
+  target: (c) => `${matrix}@${c.suite}`,
+  adapter: (c) => ['scripts/build-linux-target.sh', c.suite],
+  tests: selftest ? { selftest: (c) => ['scripts/build-linux-selftest.sh', ...selftest, c.suite] } : 'none',
+  suites: KERNEL_SUITES,
+});
+
+const FAMILIES: Record<KernelFamily, FamilySpec> = {
+  'io-pgtable-arm': ioPgtable('mutants', 'linux-io-pgtable-arm', []),
+  'io-pgtable-v7s': ioPgtable('mutants-v7s', 'linux-io-pgtable-v7s', ['--format=v7s']),
+  'io-pgtable-dart': ioPgtable('mutants-dart', 'linux-io-pgtable-dart', null),
+  generic_pt: {
+    dir: 'impl/targets/linux/genpt/mutants',
+    target: (c) => `linux-genpt-${c.format}@${c.suite}`,
+    adapter: (c) => ['scripts/build-linux-genpt.sh', c.format!],
+    tests: 'kunit',
+    suites: ['sid'],
+  },
 };
 
 /** The build scripts' exit status when the kernel package cannot be fetched here. */
@@ -61,7 +95,8 @@ export interface KernelCell {
 
 /** The kernel's own tests on a mutant. */
 export interface KernelTestsVerdict {
-  verdict: 'killed' | 'survived' | 'build-failed';
+  /** 'no-kernel-test': the kernel has no test of this code (io-pgtable-dart.c), counted as not killed. */
+  verdict: 'killed' | 'survived' | 'build-failed' | 'no-kernel-test';
   passed: number | null;
   failed: number | null;
   skipped?: number | null;
@@ -99,7 +134,7 @@ export interface KernelMutantReport {
 
 /** The patches of a family, one entry per mutant (its @<suite> variants folded in). */
 export function kernelCatalogue(family: KernelFamily, root = process.cwd()): KernelMutant[] {
-  const dir = join(root, MUTANT_DIRS[family]);
+  const dir = join(root, FAMILIES[family].dir);
   if (!existsSync(dir)) return [];
   const byId = new Map<string, KernelMutant>();
   for (const name of readdirSync(dir).filter((f) => f.endsWith('.patch')).sort()) {
@@ -195,12 +230,18 @@ function testsVerdict(r: ReturnType<typeof spawnSync>, counts: Pick<KernelTestsV
 
 function kernelTests(root: string, cell: KernelCell): KernelTestsVerdict {
   const started = performance.now();
-  if (cell.family === 'io-pgtable-arm') {
-    const b = build(root, ['scripts/build-linux-selftest.sh', cell.suite, cell.mutant]);
+  const tests = FAMILIES[cell.family].tests;
+  if (tests === 'none') return { verdict: 'no-kernel-test', passed: null, failed: null, seconds: 0 };
+  if (tests !== 'kunit') {
+    const b = build(root, [...tests.selftest(cell), cell.mutant]);
     if ('failed' in b) return { verdict: 'build-failed', passed: null, failed: null, detail: b.failed, seconds: seconds(started) };
     const r = spawnSync(b.bin, [], { encoding: 'utf8', timeout: 5 * 60_000, maxBuffer: 64 << 20 });
-    const m = [...`${r.stdout ?? ''}\n${r.stderr ?? ''}`.matchAll(/(\d+) PASS (\d+) FAIL/g)].pop();
-    return testsVerdict(r, { passed: m ? Number(m[1]) : null, failed: m ? Number(m[2]) : null }, started);
+    const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+    // io-pgtable-arm's selftests count their cases; v7s's is one test that says PASS or FAIL.
+    const m = [...out.matchAll(/(\d+) PASS (\d+) FAIL/g)].pop();
+    const one = /io-pgtable-arm-v7s selftest: (PASS|FAIL)/.exec(out)?.[1];
+    const counts = m ? { passed: Number(m[1]), failed: Number(m[2]) } : one ? { passed: one === 'PASS' ? 1 : 0, failed: one === 'FAIL' ? 1 : 0 } : { passed: null, failed: null };
+    return testsVerdict(r, counts, started);
   }
   // run-genpt-kunit.sh builds and runs in one: a build failure is its exit 1 before any case ran.
   const r = spawnSync('bash', [join(root, 'scripts/run-genpt-kunit.sh'), cell.format!, cell.mutant], { cwd: root, encoding: 'utf8', timeout: 10 * 60_000, maxBuffer: 64 << 20 });
@@ -215,16 +256,14 @@ function kernelTests(root: string, cell: KernelCell): KernelTestsVerdict {
 
 /** The target whose budget, seed and expectations a cell's suite run takes. */
 function targetOf(cell: KernelCell): Target {
-  const id = cell.family === 'io-pgtable-arm' ? `linux-io-pgtable-arm@${cell.suite}` : `linux-genpt-${cell.format}@${cell.suite}`;
+  const id = FAMILIES[cell.family].target(cell);
   const t = TARGETS.find((x) => x.id === id);
   if (!t) throw new ConfigError(`no target ${id}`);
   return t;
 }
 
 function adapterBuild(cell: KernelCell, mutant?: string): string[] {
-  return cell.family === 'io-pgtable-arm'
-    ? ['scripts/build-linux-target.sh', cell.suite, ...(mutant ? [mutant] : [])]
-    : ['scripts/build-linux-genpt.sh', cell.format!, ...(mutant ? [mutant] : [])];
+  return [...FAMILIES[cell.family].adapter(cell), ...(mutant ? [mutant] : [])];
 }
 
 export interface KernelRunOptions {
@@ -237,7 +276,8 @@ export interface KernelRunOptions {
 
 /** The suite's report on a built adapter, at the target's CI budget (or `runs`). */
 async function suiteReport(t: Target, bin: string, runs: number | undefined): Promise<Report> {
-  const outcome = await checkTarget({ ...t, adapter: `cmd:${bin}` }, { runs: runs ?? readExpectations(t.expectations).run.runs });
+  // The built binary in place of the target's, with the target's arguments (--format=v7s, --stage=2).
+  const outcome = await checkTarget({ ...t, adapter: t.adapter.replace(/^cmd:\S+/, `cmd:${bin}`) }, { runs: runs ?? readExpectations(t.expectations).run.runs });
   return outcome.report!;
 }
 
@@ -306,7 +346,7 @@ export interface KernelSelection {
 }
 
 /**
- * The cells asked for: every mutant of the chosen families (default both) on each chosen suite
+ * The cells asked for: every mutant of the chosen families (default all) on each chosen suite
  * (default sid). generic_pt exists only in sid's kernel (7.2); an io-pgtable-arm mutant whose
  * patch does not fit an older kernel is still a cell there, reported as not building.
  */
@@ -323,13 +363,11 @@ export function selectCells(sel: KernelSelection, root = process.cwd()): KernelC
   const cells: KernelCell[] = [];
   for (const m of chosen) {
     for (const suite of suites as KernelSuite[]) {
-      if (m.family === 'generic_pt') {
-        if (suite !== 'sid') {
-          if (sel.suites?.length && !suites.includes('sid')) throw new ConfigError(`--suite ${suite}: generic_pt is in sid's kernel (7.2) only`);
-          continue;
-        }
-        cells.push({ family: m.family, mutant: m.id, suite, format: genptFormatOf(m) });
-      } else cells.push({ family: m.family, mutant: m.id, suite });
+      if (!FAMILIES[m.family].suites.includes(suite)) {
+        if (sel.suites?.length && !FAMILIES[m.family].suites.some((s) => suites.includes(s))) throw new ConfigError(`--suite ${suite}: ${m.family} is in ${FAMILIES[m.family].suites.join(', ')}'s kernel only`);
+        continue;
+      }
+      cells.push({ family: m.family, mutant: m.id, suite, ...(m.family === 'generic_pt' ? { format: genptFormatOf(m) } : {}) });
     }
   }
   if (cells.length === 0) throw new ConfigError('no kernel mutant matches --family, --suite and --only');
@@ -340,6 +378,7 @@ const rate = (r: KillRate) => `${r.killed} of ${r.of}${r.of > 0 ? ` (${Math.roun
 
 export function kernelTestsCell(k: KernelTestsVerdict): string {
   if (k.verdict === 'build-failed') return `does not build: ${k.detail ?? ''}`;
+  if (k.verdict === 'no-kernel-test') return 'no kernel test (not killed)';
   const counts = k.passed === null ? '' : `${k.passed} pass, ${k.failed} fail${k.skipped !== undefined && k.skipped !== null ? `, ${k.skipped} skip` : ''}`;
   const what = [counts, k.detail].filter(Boolean).join('; ');
   return k.verdict === 'killed' ? `killed (${what})` : `survived${counts ? ` (${counts})` : ''}`;
@@ -358,6 +397,7 @@ export function kernelMutantsMarkdown(r: KernelMutantReport): string {
   const s = r.summary;
   const budget = r.budget.runsPerFamily === 'expectations' ? "at each target's CI budget: its expectations' runs per family" : `${r.budget.runsPerFamily} sequences per family`;
   const families = Object.entries(s.byFamily);
+  const untested = r.cells.filter((c) => c.kernelTests.verdict === 'no-kernel-test').length;
   return [
     '# Kernel mutant kill matrix',
     '',
@@ -365,6 +405,7 @@ export function kernelMutantsMarkdown(r: KernelMutantReport): string {
     `- conformance suite (${budget}, seed ${r.budget.seed}, one worker): **${rate(s.conformance)}** killed`,
     ...(families.length > 1 ? families.map(([f, k]) => `- ${f}: kernel's tests ${rate(k.kernelTests)}, the suite ${rate(k.conformance)}`) : []),
     ...(s.buildFailed > 0 ? [`- ${s.buildFailed} cell(s) did not build`] : []),
+    ...(untested > 0 ? [`- ${untested} cell(s) with no kernel test (io-pgtable-dart.c has none): counted as not killed by the kernel's tests`] : []),
     `- ${s.cells} cells in ${s.seconds} s`,
     '',
     'The suite kills a mutant when its findings differ from the unmodified kernel\'s at the same seed and budget: `+RULE` found only on the mutant, `-RULE` no longer found, `~RULE` on another minimal trace, `RULE:CRASH` a rule that crashed only on the mutant.',

@@ -5,7 +5,7 @@
 # --format=v7s first, io-pgtable-arm-v7s.c's arm_v7s_do_selftests() instead
 # (selftest/v7s-main.c; every version has it). io-pgtable-dart.c has no selftest.
 #   scripts/build-linux-selftest.sh [--format=v7s] [suite] [mutant id]
-# With a mutant (ours: impl/targets/linux/io-pgtable-arm/mutants/), a patched copy of the kernel
+# With a mutant (ours: impl/targets/linux/io-pgtable-arm/mutants/, mutants-v7s/ for --format=v7s), a patched copy of the kernel
 # files is built instead: the kernel's tests measured on a mutant. Prints the binary's path.
 # Exit status: 0 built, 3 the Linux package cannot be fetched here, 1 anything else.
 set -euo pipefail

@@ -5,7 +5,7 @@
 # project's stub header, under the project's core layer and C SDK, as a stdio adapter:
 #   impl/targets/linux/io-pgtable-arm/build/<suite>/io-pgtable-arm-adapter
 #   scripts/build-linux-target.sh [suite] [mutant id]
-# With a mutant (impl/targets/linux/io-pgtable-arm/mutants/), a patched copy of the kernel files
+# With a mutant (impl/targets/linux/io-pgtable-arm/mutants{,-v7s,-dart}/), a patched copy of the kernel files
 # is built instead, into build/<suite>/mutant-<id>/: the suite measured on a mutant.
 # Fetches the kernel files first (scripts/fetch-linux.sh). Does nothing when the binary is
 # newer than every input. Prints the binary's path on stdout.
@@ -34,7 +34,7 @@ rc=0
 [ "$rc" -eq 0 ] || fail "fetching the Linux sources failed"
 [ -f "$sdk/iommu_sdk.h" ] || fail "the C SDK is missing ($sdk/iommu_sdk.h)"
 
-inputs=("$here"/mutants "$here"/*.c "$here"/*.h "$here"/topologies*.json "$here"/stubs "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
+inputs=("$here"/mutants "$here"/mutants-v7s "$here"/mutants-dart "$here"/*.c "$here"/*.h "$here"/topologies*.json "$here"/stubs "$sdk"/*.c "$sdk"/*.h "$ksrc" "$0")
 if [ -x "$bin" ] && [ -z "$(find "${inputs[@]}" -newer "$bin" -print -quit)" ]; then
   echo "$bin"
   exit 0

@@ -1,6 +1,6 @@
 // The kill matrix of our kernel mutants (runner/kernel-mutants.ts, `mutants --run --kernel`):
 // the verdict diff against the unmodified kernel's findings, the catalogue and its choice of
-// generic_pt format, bad input, and one mutant of each family built and run for real (the
+// generic_pt format, bad input, and one mutant of io-pgtable-arm, -v7s and generic_pt built and run for real (the
 // kernel's own tests and the suite at the CI budget). Without the kernel package (no apt, no
 // network) the real run warns loudly and skips, except under CI=true.
 
@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { type FindingsDigest, type KernelMutantReport, findingsDiff, genptFormatOf, kernelCatalogue, kernelMutantsMarkdown, selectCells } from '../runner/kernel-mutants.ts';
+import { type FindingsDigest, KERNEL_FAMILIES, type KernelMutantReport, findingsDiff, genptFormatOf, kernelCatalogue, kernelMutantsMarkdown, kernelTestsCell, selectCells } from '../runner/kernel-mutants.ts';
 import { unavailableTarget } from './helpers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -47,7 +47,7 @@ describe('findingsDiff: a mutant against the unmodified kernel', () => {
 
 describe('the catalogue', () => {
   test('at least 15 mutants per family, each with the one-line header the reports quote', () => {
-    for (const family of ['io-pgtable-arm', 'generic_pt'] as const) {
+    for (const family of KERNEL_FAMILIES) {
       const c = kernelCatalogue(family, ROOT);
       expect(c.length).toBeGreaterThanOrEqual(15);
       for (const m of c) {
@@ -55,6 +55,13 @@ describe('the catalogue', () => {
         expect(m.files.length, m.id).toBeGreaterThan(0);
       }
     }
+  });
+
+  test('io-pgtable-arm, -v7s and -dart share one tree and one build directory: their mutant ids are unique across the three', () => {
+    const ids = (['io-pgtable-arm', 'io-pgtable-v7s', 'io-pgtable-dart'] as const).flatMap((f) => kernelCatalogue(f, ROOT).map((m) => m.id));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(kernelCatalogue('io-pgtable-v7s', ROOT).every((m) => m.files.includes('drivers/iommu/io-pgtable-arm-v7s.c'))).toBe(true);
+    expect(kernelCatalogue('io-pgtable-dart', ROOT).every((m) => m.files.includes('drivers/iommu/io-pgtable-dart.c'))).toBe(true);
   });
 
   test("a generic_pt mutant runs against the format it patches, the common code's against amdv1", () => {
@@ -75,6 +82,10 @@ describe('the catalogue', () => {
     expect(() => selectCells({ suites: ['buster'] }, ROOT)).toThrow(/--suite/);
     expect(() => selectCells({ only: ['no-such-mutant'] }, ROOT)).toThrow(/--only/);
     expect(() => selectCells({ families: ['generic_pt'], suites: ['trixie'] }, ROOT)).toThrow(/sid/);
+    expect(selectCells({ only: ['v7s-ap-rdonly-inverted', 'dart-i2p-no-offset'], suites: ['bookworm'] }, ROOT)).toEqual([
+      { family: 'io-pgtable-v7s', mutant: 'v7s-ap-rdonly-inverted', suite: 'bookworm' },
+      { family: 'io-pgtable-dart', mutant: 'dart-i2p-no-offset', suite: 'bookworm' },
+    ]);
   });
 });
 
@@ -97,28 +108,39 @@ test('the Markdown report: both kill rates first, a mutant that does not build s
   expect(md).toContain('| io-pgtable-arm | b | bookworm | — | does not build: does not apply | 0 | does not build: does not apply | 0 |');
 });
 
+test('io-pgtable-dart has no kernel test: said so per cell and in the summary, counted as not killed', () => {
+  const cell = { family: 'io-pgtable-dart' as const, mutant: 'd', suite: 'sid' as const, description: 'bug d', kernelTests: { verdict: 'no-kernel-test' as const, passed: null, failed: null, seconds: 0 }, conformance: { verdict: 'killed' as const, diff: ['+XLATE-I2P'], seconds: 9 } };
+  const md = kernelMutantsMarkdown({ budget: { seed: 1, runsPerFamily: 'expectations', workers: 1 }, summary: { cells: 1, kernelTests: { killed: 0, of: 1 }, conformance: { killed: 1, of: 1 }, byFamily: {}, buildFailed: 0, seconds: 9 }, cells: [cell] });
+  expect(kernelTestsCell(cell.kernelTests)).toBe('no kernel test (not killed)');
+  expect(md).toContain('- 1 cell(s) with no kernel test');
+  expect(md).toContain('| io-pgtable-dart | d | sid | — | no kernel test (not killed) | 0 | killed (+XLATE-I2P) | 9 |');
+});
+
 test('bad input: one line on stderr, exit 2', () => {
   const r = spawnSync(process.execPath, ['bin/iommu-conformance.js', 'mutants', '--run', '--kernel', '--family', 'nope'], { cwd: ROOT, encoding: 'utf8' });
   expect(r.status).toBe(2);
   expect(r.stderr.trim().split('\n')).toHaveLength(1);
 });
 
-test('one mutant of each family, built and run through both: killed by the suite', { timeout: 600_000 }, (ctx) => {
+test('one mutant of io-pgtable-arm, -v7s and generic_pt, built and run through both: killed by the suite', { timeout: 600_000 }, (ctx) => {
   const dir = mkdtempSync(join(tmpdir(), 'kernel-mutants-'));
   try {
-    const r = spawnSync(process.execPath, ['bin/iommu-conformance.js', 'mutants', '--run', '--kernel', '--only', 'ap-rdonly-inverted,x86_64-rw-always', '--report-dir', dir],
+    const r = spawnSync(process.execPath, ['bin/iommu-conformance.js', 'mutants', '--run', '--kernel', '--only', 'ap-rdonly-inverted,v7s-ap-rdonly-inverted,x86_64-rw-always', '--report-dir', dir],
       { cwd: ROOT, encoding: 'utf8', timeout: 590_000 });
     if (r.status === UNAVAILABLE) unavailableTarget(ctx, 'the kernel mutants (linux-source-7.2, Debian sid)', r.stderr.trim());
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const report = JSON.parse(readFileSync(join(dir, 'kernel-mutants.json'), 'utf8')) as KernelMutantReport;
-    const [arm, x86] = report.cells;
+    const [arm, v7s, x86] = report.cells;
     // io-pgtable-arm's selftests never write through a read-only mapping; the suite's devices do.
     expect(arm!.kernelTests).toMatchObject({ verdict: 'survived', passed: 63, failed: 0 });
     expect(arm!.conformance.verdict).toBe('killed');
     expect(arm!.conformance.diff).toContain('+XLATE-PERM');
+    // v7s's selftest is one test; it maps read-only but never writes through it either.
+    expect(v7s).toMatchObject({ family: 'io-pgtable-v7s', kernelTests: { verdict: 'survived', passed: 1, failed: 0 } });
+    expect(v7s!.conformance.diff).toContain('+XLATE-PERM');
     expect(x86!.format).toBe('x86_64');
     expect(x86!.conformance).toMatchObject({ verdict: 'killed', diff: ['+XLATE-PERM'] });
-    expect(report.summary.conformance).toEqual({ killed: 2, of: 2 });
+    expect(report.summary.conformance).toEqual({ killed: 3, of: 3 });
     expect(readFileSync(join(dir, 'kernel-mutants.md'), 'utf8')).toContain('| io-pgtable-arm | ap-rdonly-inverted | sid |');
   } finally {
     rmSync(dir, { recursive: true, force: true });
