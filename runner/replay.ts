@@ -29,7 +29,8 @@ export function decodeTopology(json: unknown): Topology {
   return { ...t, iommus: t.iommus.map((m) => ({ ...m, pgsizes: parseHex(m.pgsizes) })) };
 }
 
-const settle = async <T>(v: T | Promise<T>): Promise<T> => (isThenable(v) ? await v : v);
+/** An adapter's answer, whether it came at once or as a promise. */
+export const settle = async <T>(v: T | Promise<T>): Promise<T> => (isThenable(v) ? await v : v);
 
 export async function replayFinding(adapter: Adapter, f: Pick<ReportFinding, 'rule' | 'ops' | 'topology' | 'adapter' | 'earlierCases' | 'unanswered'>): Promise<ReplayResult> {
   const topology = decodeTopology(f.topology);

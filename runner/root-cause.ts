@@ -11,7 +11,7 @@
 
 import { type Adapter, AdapterFault, ConfigError, type Op, type Outcome, RunInterrupted, type Topology, decodeOp, formatCall, isFailure, resolvePolicies } from '../spec/index.ts';
 import { ReferenceModel } from '../impl/reference/model.ts';
-import { decodeTopology } from './replay.ts';
+import { decodeTopology, settle } from './replay.ts';
 import type { ReportFinding } from './suite.ts';
 
 /** Why a finding is listed under another. */
@@ -27,8 +27,6 @@ interface Divergence {
   index: number;
   call: string;
 }
-
-const settle = async <T>(v: T | Promise<T>): Promise<T> => v;
 
 /** Reads per range at most: every page of a small range, evenly spaced pages of a large one. */
 const READS_PER_RANGE = 64n;

@@ -27,7 +27,7 @@ test('findings whose traces first go wrong at the same op are listed under the m
   }
 });
 
-test('a conforming model has nothing to group, and a single finding stays unmarked', { timeout: GUARD }, async () => {
+test('a bug that breaks one rule gives one finding, left unmarked', { timeout: GUARD }, async () => {
   const r = await runCli(['run', '--adapter', 'builtin:mutant/free-attached', '--family', 'domain-types', '--runs', String(RUNS), '--workers', '1', '--no-corpus', '--quiet'], { guardMs: GUARD });
   const findings = r.report().findings;
   expect(findings.map((f) => f.rule)).toEqual(['DOM-FREE']);
