@@ -216,7 +216,7 @@ static const char *text(const struct json_value *v)
 	return buf[turn];
 }
 
-static void send_request(struct sdk_out *o, uint64_t id, const struct json_value *request, int broke)
+static void send_request(struct sdk_out *o, uint64_t id, const struct json_value *request, const char *what, int broke)
 {
 	out_str(o, "{\"id\":");
 	out_uint(o, id);
@@ -228,7 +228,7 @@ static void send_request(struct sdk_out *o, uint64_t id, const struct json_value
 	}
 	out_str(o, "}\n");
 	if (!out_flush(o))
-		bail(broke, "FAIL: the adapter stopped reading its stdin at request #%" PRIu64 " (%s)", id, strerror(o->err));
+		bail(broke, "FAIL: the adapter stopped reading its stdin at request #%" PRIu64 " %s (%s)", id, what, strerror(o->err));
 	o->len = 0;
 }
 
@@ -285,7 +285,7 @@ int main(int argc, char **argv)
 		const char *what = call->u.str.s;
 		/* An adapter that cannot get through its hello cannot replay anything: not the finding. */
 		int broke = strcmp(what, "hello") == 0 ? 2 : 1;
-		send_request(&o, id, request, broke);
+		send_request(&o, id, request, what, broke);
 		char *reply_text;
 		size_t reply_len;
 		int r = read_line(timeout_ms, &reply_text, &reply_len);
