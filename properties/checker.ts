@@ -13,6 +13,7 @@ import {
 import { ReferenceModel } from '../impl/reference/model.ts';
 import type { DomainState } from '../impl/reference/state.ts';
 import { Coverage } from './coverage.ts';
+import { isSetAside } from './shape.ts';
 import { type Bias, Interpreter, type RawStep, type Weights } from './steps.ts';
 import { type PipelinedAdapter, runPipelined } from './pipelined.ts';
 
@@ -76,7 +77,7 @@ export interface CheckerConfig {
   forced?: readonly Outcome[];
   /** One request at a time even when the adapter can pipeline. */
   lockstep?: boolean;
-  /** Rules already reported this run: a sequence that breaks only these ends quietly. */
+  /** Rules and failure shapes already reported this run (shape.ts): a sequence that breaks only these ends quietly. */
   ignore: ReadonlySet<string>;
   coverage: Coverage;
   /** Ops a guest-driver kit answers from its own software (AdapterInfo.kit): their checks are not the model's. */
@@ -110,15 +111,15 @@ export function* sequence(steps: readonly DrawnStep[], cfg: CheckerConfig, trace
     trace.push({ op, outcome, probe });
     const shape = outcomeShapeProblem(op, outcome, cfg.capabilities);
     if (shape) {
-      if (cfg.ignore.has('ADAPTER-REPLY')) return 'stop';
-      return { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a well-formed reply'], observed: shape, trace };
+      const v: Violation = { rule: 'ADAPTER-REPLY', status: 'ADAPTER_ERROR', op, expected: ['a well-formed reply'], observed: shape, trace };
+      return isSetAside(cfg.ignore, v) ? 'stop' : v;
     }
     cov.op(op, outcome, probe);
     const j = model.judge(op, outcome);
     if (!j.ok) {
       const rule = j.intrinsic ? j.rule : (blame ?? j.rule);
-      if (cfg.ignore.has(rule)) return 'stop';
-      return { rule, status: 'FAIL', op, expected: j.expected, observed: j.observed, trace };
+      const v: Violation = { rule, status: 'FAIL', op, expected: j.expected, observed: j.observed, trace };
+      return isSetAside(cfg.ignore, v) ? 'stop' : v;
     }
     if (cfg.kitOps?.has(op.op)) cov.creditKit(j.rules);
     else {

@@ -14,6 +14,7 @@ import type { PropertyFamily } from './families.ts';
 import { type RawStep, rawStepArb } from './steps.ts';
 import { FULL_SWARM, type Swarm, swarmArb, swarmWeights } from './swarm.ts';
 import { topologyArbFor } from './topologies.ts';
+import { type SetAsideBy, failureShape, isSetAside, setAsideKey } from './shape.ts';
 
 export interface FamilyRunOptions {
   seed: number;
@@ -29,9 +30,11 @@ export interface FamilyRunOptions {
   swarm?: boolean;
   /** Replay one case: fast-check's path from a finding. */
   path?: string;
-  /** Rules to set aside from the start (a replay passes the finding's). */
+  /** Rules and failure shapes to set aside from the start (a replay passes the finding's). */
   ignore?: readonly string[];
-  /** Distinct failures to look for before stopping. */
+  /** After a finding, set aside its rule (the default) or only failures of its shape (shape.ts). */
+  setAsideBy?: SetAsideBy;
+  /** Distinct failures to look for before stopping (by rule 4; by shape, as many as the runs meet). */
   maxFindings?: number;
   /** Called as soon as a finding is shrunk, before the run goes on (so nothing found is lost). */
   onFinding?: (f: Finding) => void;
@@ -47,8 +50,10 @@ export interface Finding extends Violation {
   family: string;
   seed: number;
   path: string;
-  /** Rules set aside when this was found; replay needs the same. */
+  /** Rules and shapes set aside when this was found; replay needs the same. */
   ignored: string[];
+  /** What it looks like (shape.ts): what a known cause is matched on. */
+  shape: string;
   runsToFailure: number;
   shrinks: number;
   /** Drawn ops the post-shrink pass deleted (prune.ts). */
@@ -186,7 +191,9 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
   let crashesInARow = 0;
   let stopped: string | undefined;
   try {
-    for (let round = 0; round < (opts.maxFindings ?? 4) && runsLeft > 0 && !stopping() && stopped === undefined; round++) {
+    const by = opts.setAsideBy ?? 'rule';
+    const maxFindings = opts.maxFindings ?? (by === 'shape' ? Infinity : 4);
+    for (let round = 0; round < maxFindings && runsLeft > 0 && !stopping() && stopped === undefined; round++) {
       let target: string | null = null;
       let first: { violation: Violation; topology: Topology } | null = null;
       let current: Topology | null = null;
@@ -202,20 +209,20 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
           coverage.merge(cov);
           if (++coverage.sequences % 32 === 0) opts.onProgress?.(coverage.sequences);
           for (const q of r.quality) if (!quality.has(q.rule)) quality.set(q.rule, q);
-          if (v && ignore.has(v.rule)) cutShort[v.rule] = (cutShort[v.rule] ?? 0) + 1;
+          if (v && isSetAside(ignore, v)) cutShort[v.rule] = (cutShort[v.rule] ?? 0) + 1;
           // A crash before anything was answered (at reset, say) is a case that checked nothing.
           crashesInARow = v?.status === 'CRASH' && v.trace.length === 0 ? crashesInARow + 1 : 0;
         }
         // A process that keeps hanging or dying makes every case cost a timeout or a restart:
         // after a few more than the one reported, the family stops (its rules show as unchecked).
-        if (v && ignore.has(v.rule)) {
+        if (v && isSetAside(ignore, v)) {
           if (v.status === 'TIMEOUT' && ++hangsAfterReport >= MAX_HANGS_AFTER_REPORT) stopped = `the adapter timed out ${hangsAfterReport} more times after ${v.rule} was reported`;
           if (v.status === 'CRASH' && (++crashesAfterReport >= MAX_CRASHES_AFTER_REPORT || crashesInARow >= MAX_CRASHES_IN_A_ROW)) stopped = `the adapter kept crashing after ${v.rule} was reported (${crashesAfterReport} more crashes)`;
         }
         // A rule already reported is set aside whatever produced it (a throw ends up here too).
-        if (!v || ignore.has(v.rule)) return true;
+        if (!v || isSetAside(ignore, v)) return true;
         if (target === null) {
-          target = v.rule;
+          target = setAsideKey(v, by);
           first = { violation: v, topology: current! };
         }
         // Each shrink attempt that hangs costs a whole timeout, one that crashes a restart: after
@@ -225,7 +232,7 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
           if (v.status === 'CRASH') crashesWhileShrinking++;
           if (shrinkSpent()) return true;
         }
-        return v.rule !== target;
+        return setAsideKey(v, by) !== target;
       };
       // A transport (a process) is asynchronous, and its first case must be judged like any other
       // (an adapter may break only once in a process's life). An adapter object is tried on one
@@ -302,7 +309,7 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
       const again = stopping() || !shrunk ? null : await once(shrunk[0], shrunk[1], new Coverage(), true);
       // What was seen is never dropped: if the minimal case does not fail the same way again (an
       // adapter whose answers depend on its history), the case as first seen is reported.
-      const reproduced = again?.violation?.rule === target;
+      const reproduced = again?.violation ? setAsideKey(again.violation, by) === target : false;
       const why = !shrunk && !stopping()
         ? "did not fail again when replayed alone (the adapter's answers depend on more than the trace): this is the case as first seen"
         : again === null ? 'the run was stopped while shrinking: this is the case as first seen'
@@ -320,15 +327,16 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         }
       }
       let pruned = 0;
+      const sameFailure = (x: Violation, y: Violation) => setAsideKey(x, by) === setAsideKey(y, by) && x.status === y.status;
       // A FAIL is pruned as concrete ops (a sweep's injection point and a crash's or hang's
       // restarts would not survive a deletion); kept only if it fails again in a fresh process.
       if (reproduced && violation.status === 'FAIL' && family.sweep === undefined && !stopping()) {
         const cfg = () => config(topology, shrunk![1].swarm, new Coverage(), true);
-        const p = await pruneSteps(violation, (ops) => runOps(ctx.adapter, ops, cfg()), PRUNE_RUNS_PER_OP * drawnOps(violation).length, stopping);
+        const p = await pruneSteps(violation, (ops) => runOps(ctx.adapter, ops, cfg()), PRUNE_RUNS_PER_OP * drawnOps(violation).length, stopping, sameFailure);
         if (p.removed > 0) {
           ctx.adapter.restart?.();
           const check = stopping() ? null : (await runOps(ctx.adapter, drawnOps(p.violation), cfg())).violation;
-          if (check?.rule === violation.rule && check.status === violation.status) {
+          if (check && sameFailure(check, violation)) {
             violation = check;
             pruned = p.removed;
           }
@@ -343,13 +351,14 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         seed: params.seed!,
         path: reproduced ? path : path.split(':')[0]!,
         ignored: [...ignore],
+        shape: failureShape(violation),
         runsToFailure: details.numRuns,
         shrinks: details.numShrinks,
         pruned,
         topology,
       });
       opts.onFinding?.(findings[findings.length - 1]!);
-      ignore.add(violation.rule);
+      ignore.add(setAsideKey(violation, by));
       if (opts.path !== undefined) break;
     }
   } finally {

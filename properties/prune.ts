@@ -50,7 +50,8 @@ function candidates(ops: readonly Op[]): Op[][] {
 }
 
 /**
- * Deletes drawn ops while `run` still fails with the same rule and status. `budget` bounds the
+ * Deletes drawn ops while `run` still fails the same way (by default the same rule and status;
+ * a run that sets findings aside by shape asks for the same shape). `budget` bounds the
  * candidate runs; `stopped` ends the pass early (a deadline): what was kept so far stands.
  */
 export async function pruneSteps(
@@ -58,6 +59,7 @@ export async function pruneSteps(
   run: (ops: readonly Op[]) => SequenceResult | Promise<SequenceResult>,
   budget: number,
   stopped: () => boolean = () => false,
+  same: (a: Violation, b: Violation) => boolean = (a, b) => a.rule === b.rule && a.status === b.status,
 ): Promise<Pruned> {
   let best = found;
   let runs = 0;
@@ -68,7 +70,7 @@ export async function pruneSteps(
       if (runs >= budget || stopped()) break;
       runs++;
       const v = (await run(ops)).violation;
-      if (v && v.rule === best.rule && v.status === best.status && drawnOps(v).length < drawnOps(best).length) {
+      if (v && same(v, best) && drawnOps(v).length < drawnOps(best).length) {
         best = v;
         progress = true;
         break;

@@ -42,9 +42,9 @@ export const BUILTINS: readonly BuiltinAdapter[] = [
   },
 ];
 
-/** `--policy mutant=<id>` switches on one bug of the catalogue (see `iommu-conformance mutants`). */
+/** `--policy mutant=<id>[+<id>...]` switches on bugs of the catalogue (see `iommu-conformance mutants`). */
 function armMutant(v: string | undefined): string | undefined {
-  if (v !== undefined && !mutantById(v)) throw new ConfigError(`arm-smmu: no mutant '${v}' (see: iommu-conformance mutants)`);
+  for (const id of v?.split('+') ?? []) if (!mutantById(id)) throw new ConfigError(`arm-smmu: no mutant '${id}' (see: iommu-conformance mutants)`);
   return v;
 }
 

@@ -200,6 +200,7 @@ export function buildProgram(startup: Startup = {}): Command {
     .option('--swarm', 'swarm generation: each sequence switches off some op kinds of its family (a path found with it replays only with it)')
     .option('--path <path>', 'replay one case (fast-check path from a finding)')
     .option('--ignore <rules>', 'rules set aside (a replay passes the finding\'s)', list)
+    .addOption(new Option('--set-aside <by>', 'after a finding, set aside its whole rule, or only failures of its shape (rule, op, reply and expectation classes), so a second bug under one rule is still reported').choices(['rule', 'shape']).default('rule'))
     .option('--min-ops <n>', 'coverage gate: generated ops per op kind and family', int('--min-ops', 0), 20)
     .option('--report-dir <dir>', 'where the reports go (report.json, junit.xml, report.md, report.html, findings.jsonl)', 'reports')
     .addOption(new Option('--format <list>', 'report formats: json,junit,md,html').argParser(formats).default(['json', 'md'], 'json,md'))
@@ -250,7 +251,7 @@ export function buildProgram(startup: Startup = {}): Command {
       try {
         report = await runSuite(adapter, {
           adapterSpec, seed: o.seed, runs: o.runs, maxSteps: o.maxSteps, swarm: o.swarm === true, families: o.family, path: o.path,
-          ignore: o.ignore, minOpsPerKind: o.path ? 0 : o.minOps, maxSkipRate: 0.2,
+          ignore: o.ignore, setAsideBy: o.setAside, minOpsPerKind: o.path ? 0 : o.minOps, maxSkipRate: 0.2,
           onProgress: progress ? (p) => progress.update(p) : undefined,
           onFinding: (f) => appendFileSync(jsonl, JSON.stringify(f) + '\n'),
           corpus, workers: o.workers, adapterOptions, shard, timeMs: o.time, signal: stop.signal, hardSignal: hard.signal,

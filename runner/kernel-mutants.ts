@@ -168,7 +168,7 @@ export function genptFormatOf(m: Pick<KernelMutant, 'files'>): string {
  * to the next), so a difference in answers alone is no evidence.
  */
 export interface FindingsDigest {
-  findings: readonly { rule: string; trace: readonly string[]; ops?: readonly { op: unknown }[] }[];
+  findings: readonly { rule: string; shape?: string; trace: readonly string[]; ops?: readonly { op: unknown }[] }[];
   rules: readonly { id: string; status: string }[];
 }
 
@@ -182,7 +182,12 @@ const SEVERE = ['CRASH', 'TIMEOUT', 'ADAPTER_ERROR'];
  */
 export function findingsDiff(mutant: FindingsDigest, baseline: FindingsDigest): string[] {
   const shape = (f: FindingsDigest['findings'][number]) => (f.ops ? f.ops.map((o) => JSON.stringify(o.op)) : f.trace).join('\n');
-  const byRule = (d: FindingsDigest) => new Map(d.findings.map((f) => [f.rule, shape(f)]));
+  // A target run by shape may report one rule in several shapes: each is its own finding. A
+  // shape is named after its rule, `RULE[what it looked like]`, where the rule alone is ambiguous.
+  const shaped = (d: FindingsDigest) => new Set(d.findings.filter((f, i) => d.findings.some((g, j) => j !== i && g.rule === f.rule)).map((f) => f.rule));
+  const ambiguous = new Set([...shaped(mutant), ...shaped(baseline)]);
+  const key = (f: FindingsDigest['findings'][number]) => (ambiguous.has(f.rule) && f.shape ? `${f.rule}[${f.shape.slice(f.rule.length + 2)}]` : f.rule);
+  const byRule = (d: FindingsDigest) => new Map(d.findings.map((f) => [key(f), shape(f)]));
   const [m, b] = [byRule(mutant), byRule(baseline)];
   const baseStatus = new Map(baseline.rules.map((r) => [r.id, r.status]));
   return [

@@ -11,6 +11,7 @@ import { Coverage, type CoverageReport } from '../properties/coverage.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
 import { type FamilyResult, type Finding, runFamily } from '../properties/property.ts';
 import type { TraceEntry, Violation } from '../properties/checker.ts';
+import { type SetAsideBy, failureShape } from '../properties/shape.ts';
 import { type AdapterOptions, PROCESS_PREFIX } from './adapters.ts';
 import { type Corpus, findingKey, replayCorpus } from './corpus.ts';
 import { readableHistory, readableTrace } from './readable-trace.ts';
@@ -35,6 +36,8 @@ export interface SuiteOptions {
   families?: readonly string[];
   path?: string;
   ignore?: readonly string[];
+  /** After a finding, set aside its rule (the default: one finding per rule) or only failures of its shape (properties/shape.ts). */
+  setAsideBy?: SetAsideBy;
   /** Minimum generated ops per op kind a family draws (the coverage gate). */
   minOpsPerKind: number;
   /** Highest tolerated share of skipped steps. */
@@ -107,6 +110,8 @@ export interface ReportFinding {
   seed: number;
   path: string;
   ignored: string[];
+  /** What the failure looks like (properties/shape.ts): what a judged cause is matched on. */
+  shape: string;
   runsToFailure: number;
   shrinks: number;
   /** Drawn ops the post-shrink pass deleted after shrinking. */
@@ -124,7 +129,8 @@ export interface Report {
   startedAt: string;
   durationMs: number;
   adapter: { name: string; version: string; profile: string; policies: Record<string, string>; capabilities: Capabilities; spec: string; kit?: KitInfo };
-  budget: { seed: number; runs: number; maxSteps: number; timeMs: number | null; workers: number; shard: { index: number; count: number } };
+  /** setAsideBy: how findings were set aside (properties/shape.ts); absent in reports from before it existed (by rule). */
+  budget: { seed: number; runs: number; maxSteps: number; timeMs: number | null; workers: number; shard: { index: number; count: number }; setAsideBy?: SetAsideBy };
   /** A time budget ended some family before its runs were spent (expected under --time). */
   interrupted: boolean;
   rules: RuleRow[];
@@ -155,13 +161,14 @@ export function shellWord(w: string): string {
 }
 
 function replayLine(opts: SuiteOptions, f: Finding): string {
-  const ign = f.ignored.length > 0 ? ` --ignore ${f.ignored.join(',')}` : '';
+  const ign = f.ignored.length > 0 ? ` --ignore ${shellWord(f.ignored.join(','))}` : '';
+  const by = opts.setAsideBy === 'shape' ? ' --set-aside shape' : '';
   // The options the adapter was made with (a builtin's profile, policies, mutant) come along.
   const made = opts.adapterOptions;
   const profile = made?.profile ? ` --profile ${shellWord(made.profile)}` : '';
   const policies = Object.entries(made?.policies ?? {}).map(([k, v]) => ` --policy ${shellWord(`${k}=${v}`)}`).join('');
   const adapter = opts.adapterSpec.startsWith(PROCESS_PREFIX) ? `--adapter-cmd ${shellWord(opts.adapterSpec.slice(PROCESS_PREFIX.length))}` : `--adapter ${shellWord(opts.adapterSpec)}`;
-  return `npx iommu-conformance run ${adapter}${profile}${policies} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${opts.swarm === true ? ' --swarm' : ''}${ign}`;
+  return `npx iommu-conformance run ${adapter}${profile}${policies} --family ${f.family} --seed ${f.seed} --path "${f.path}" --max-steps ${opts.maxSteps}${opts.swarm === true ? ' --swarm' : ''}${by}${ign}`;
 }
 
 function wireEntries(trace: readonly TraceEntry[]): WireEntry[] {
@@ -195,6 +202,7 @@ function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, st
     seed: v.seed ?? opts.seed,
     path: v.path ?? '',
     ignored: v.ignored ?? [],
+    shape: v.shape ?? failureShape(v),
     runsToFailure: v.runsToFailure ?? 0,
     shrinks: v.shrinks ?? 0,
     pruned: v.pruned ?? 0,
@@ -207,8 +215,8 @@ function toReportFinding(v: Violation & Partial<Finding>, opts: SuiteOptions, st
   return { id, ...f, ...(f.earlierCases ? { replay: `npx iommu-conformance replay ${id}` } : {}) };
 }
 
-/** One family's slices as if they were one run: first finding per rule in slice order. */
-function mergeSlices(family: string, slices: UnitResult[]): FamilyResult {
+/** One family's slices as if they were one run: first finding per rule (or shape) in slice order. */
+function mergeSlices(family: string, slices: UnitResult[], keyOf: (f: Finding) => string): FamilyResult {
   const ordered = [...slices].sort((a, b) => a.slice - b.slice);
   const coverage = new Coverage();
   const findings: Finding[] = [];
@@ -216,7 +224,7 @@ function mergeSlices(family: string, slices: UnitResult[]): FamilyResult {
   const cutShort: Record<string, number> = {};
   for (const s of ordered) {
     coverage.merge(Coverage.fromJSON(s.coverage));
-    for (const f of s.findings) if (!findings.some((x) => x.rule === f.rule)) findings.push(f);
+    for (const f of s.findings) if (!findings.some((x) => keyOf(x) === keyOf(f))) findings.push(f);
     for (const q of s.quality) if (!quality.some((x) => x.rule === q.rule)) quality.push(q);
     for (const [id, n] of Object.entries(s.cutShort)) cutShort[id] = (cutShort[id] ?? 0) + n;
   }
@@ -253,6 +261,7 @@ function noTestRan(opts: SuiteOptions, why: AdapterFault | RunInterrupted, start
 
 const budgetOf = (opts: SuiteOptions): Report['budget'] => ({
   seed: opts.seed, runs: opts.runs, maxSteps: opts.maxSteps, timeMs: opts.timeMs ?? null, workers: opts.workers ?? 1, shard: opts.shard ?? { index: 0, count: 1 },
+  setAsideBy: opts.setAsideBy ?? 'rule',
 });
 
 /** After the first signal (or the end of a time budget), how long workers get to finish the case in flight. */
@@ -305,6 +314,9 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   // A rule broken in one family is set aside in the next: one finding per rule, and the
   // budget goes to finding other bugs.
   const found = new Set(opts.ignore ?? []);
+  const by = opts.setAsideBy ?? 'rule';
+  // What a finding is set aside by; a stored finding from before shapes existed, by its rule.
+  const keyOf = (f: { rule: string; shape?: string }) => (by === 'shape' && f.shape ? f.shape : f.rule);
   const supervised = typeof adapter.interrupt === 'function';
   const ctx = { profile, policies, capabilities, topologies, ...(info.kit ? { kitOps: info.kit.ops } : {}) };
   const corpusReplay = { replayed: 0, reproduced: 0, fixed: 0 };
@@ -319,7 +331,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       }
       corpusReplay.reproduced++;
       const rf = r.stored ?? asReport(r.finding!, r.finding!.status);
-      found.add(rf.rule);
+      found.add(keyOf(rf));
       findings.push(rf);
       opts.corpus.record(rf, info.name, opts.maxSteps, undefined, r.entry.swarm === true); // refreshes lastSeen
       opts.onFinding?.(rf);
@@ -327,8 +339,8 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   }
   /** Folds one family's result into the report: findings, quality, coverage, the gate. */
   const account = (fam: PropertyFamily, r: FamilyResult) => {
-    const fresh = r.findings.filter((f) => !findings.some((x) => x.rule === f.rule));
-    for (const f of fresh) found.add(f.rule);
+    const fresh = r.findings.filter((f) => !findings.some((x) => keyOf(x) === keyOf(f)));
+    for (const f of fresh) found.add(keyOf(f));
     coverage.merge(r.coverage);
     for (const f of fresh) findings.push(asReport(f, f.status));
     for (const q of r.quality) if (!quality.some((x) => x.rule === q.rule)) quality.push(asReport({ ...q, family: fam.id }, 'QUALITY_WARNING'));
@@ -367,7 +379,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     const perSlice = opts.timeMs === undefined ? splitRuns(runs, workers) : Array.from({ length: workers }, () => runs);
     const units: Unit[] = runnable.flatMap((fam, fi) => perSlice.map((n, slice) => ({
       adapterSpec: opts.adapterSpec, adapterOptions: opts.adapterOptions!, ...ctx, capabilities: capabilities as Record<string, boolean>,
-      family: fam.id, slice, seed: sliceSeed(opts.seed, shard, slice), runs: n, maxSteps: opts.maxSteps, swarm: opts.swarm, ignore: [...found],
+      family: fam.id, slice, seed: sliceSeed(opts.seed, shard, slice), runs: n, maxSteps: opts.maxSteps, swarm: opts.swarm, ignore: [...found], setAsideBy: by,
       ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),
     })));
     const finished = new Map<string, UnitResult[]>();
@@ -402,7 +414,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
       });
       const complete = units.every((u, i) => u.family !== fam.id || done.has(i));
       if (slices.length === 0) continue;
-      const merged = mergeSlices(fam.id, slices);
+      const merged = mergeSlices(fam.id, slices, keyOf);
       results.set(fam.id, complete ? merged : { ...merged, interrupted: true });
       account(fam, results.get(fam.id)!);
     }
@@ -411,7 +423,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
     for (const [fi, fam] of runnable.entries()) {
       if (opts.signal?.aborted) break;
       const r = await runFamily({ adapter, ...ctx }, fam, {
-        seed: sliceSeed(opts.seed, shard, 0), runs, maxSteps: opts.maxSteps, swarm: opts.swarm, path: opts.path, ignore: [...found], onFinding: storeAtOnce,
+        seed: sliceSeed(opts.seed, shard, 0), runs, maxSteps: opts.maxSteps, swarm: opts.swarm, path: opts.path, ignore: [...found], setAsideBy: by, onFinding: storeAtOnce,
         onProgress: (n) => opts.onProgress?.({ sequences: before + n, findings: findings.length }),
         signal: opts.signal,
         ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),

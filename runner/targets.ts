@@ -16,6 +16,7 @@ import { findingText } from './report-text.ts';
 import { writeMatrices } from './target-matrix.ts';
 import { writeReproducers } from './reproduce.ts';
 import { type Report, type ReportFinding, runSuite } from './suite.ts';
+import type { SetAsideBy } from '../properties/shape.ts';
 
 export interface Target {
   /** `linux-io-pgtable-arm`, or `qemu-intel-iommu@trixie` for one version of a matrix. */
@@ -131,6 +132,12 @@ export interface Cause {
 /** A rule the suite finds broken in the target, and the causes behind it. */
 export interface Expectation {
   rule: string;
+  /**
+   * The judged failure's shape (properties/shape.ts), in a target whose run sets findings aside
+   * by shape: a finding of the rule in another shape is not this one. Absent: any failure of the
+   * rule (a target run by rule, or an entry seen before shapes were recorded).
+   */
+  shape?: string;
   status: string;
   causes: string[];
   /** Found at the test's budget; the others were seen only in longer runs. */
@@ -142,7 +149,8 @@ export interface Expectations {
   target: string;
   /** The budget the target's test runs with (workers 1, so the same everywhere). */
   /** swarm: the expectations were recorded with swarm generation (properties/swarm.ts); without the field, they were not. */
-  run: { seed: number; runs: number; maxSteps?: number; swarm?: boolean };
+  /** setAside: 'shape' sets aside only a found failure's shape, so a new bug under a rule already found is still reported (properties/shape.ts); default 'rule'. */
+  run: { seed: number; runs: number; maxSteps?: number; swarm?: boolean; setAside?: SetAsideBy };
   causes: Record<string, Cause>;
   expected: Expectation[];
 }
@@ -150,6 +158,7 @@ export interface Expectations {
 type Judged = Pick<ReportFinding, 'rule' | 'status' | 'title' | 'trace' | 'expected' | 'observed' | 'replay'> & Partial<Pick<ReportFinding, 'ops' | 'topology'>> & {
   statement: string;
   sources: string[];
+  shape?: string;
   expectation?: Expectation;
   causes: (Cause & { id: string })[];
 };
@@ -196,6 +205,10 @@ export function readExpectations(file: string): Expectations {
     if (typeof e.required !== 'boolean') bad(`expected[${i}].required must be true or false`);
   });
   if (typeof raw.run?.seed !== 'number' || typeof raw.run.runs !== 'number') bad('expected "run": {seed, runs}');
+  if (raw.run!.setAside !== undefined && raw.run!.setAside !== 'rule' && raw.run!.setAside !== 'shape') bad('run.setAside must be "rule" or "shape"');
+  raw.expected!.forEach((e, i) => {
+    if (e.shape !== undefined && (typeof e.shape !== 'string' || !e.shape.startsWith(`${e.rule}: `))) bad(`expected[${i}].shape must be a shape of ${e.rule} (a finding's "shape")`);
+  });
   return raw as Expectations;
 }
 
@@ -237,7 +250,7 @@ export async function checkTarget(t: Target, budget: Partial<Pick<Target, 'runs'
     adapter = await loadAdapter(t.adapter, { profile: t.profile });
     report = await runSuite(adapter, {
       adapterSpec: t.adapter, adapterOptions: { profile: t.profile }, seed: known.run.seed, runs, maxSteps: budget.maxSteps ?? t.maxSteps, swarm: known.run.swarm === true,
-      minOpsPerKind: 0, maxSkipRate: 1, workers: 1,
+      setAsideBy: known.run.setAside ?? 'rule', minOpsPerKind: 0, maxSkipRate: 1, workers: 1,
     });
   } finally {
     await adapter?.close?.();
@@ -249,23 +262,34 @@ export async function checkTarget(t: Target, budget: Partial<Pick<Target, 'runs'
   const ops = Object.values(report.coverage.ops).reduce((n, o) => n + o.total, 0);
   const findings = [...report.findings, ...report.quality].map((f): Judged => {
     const rule = ruleById(f.rule);
-    const expectation = known.expected.find((e) => e.rule === f.rule);
+    const expectation = judgedAs(known.expected, f);
     return {
       rule: f.rule, status: f.status, title: f.title, trace: f.trace, expected: f.expected, observed: f.observed, replay: `${envPrefix(t)}${f.replay}`,
       // The trace as data too: `reproduce` exports it as a qtest script.
       ops: f.ops, topology: f.topology,
-      statement: rule?.statement ?? '', sources: rule?.sources ? [...rule.sources] : [],
+      statement: rule?.statement ?? '', sources: rule?.sources ? [...rule.sources] : [], shape: f.shape,
       ...(expectation ? { expectation } : {}),
       causes: (expectation?.causes ?? []).map((id) => ({ id, ...known.causes[id]! })),
     };
   });
-  const unexpected = findings.filter((f) => !f.expectation).map((f) => f.rule);
+  const byShape = known.run.setAside === 'shape';
+  const named = (x: { rule: string; shape?: string }) => (byShape && x.shape ? `${x.rule} [${x.shape.slice(x.rule.length + 2)}]` : x.rule);
+  const unexpected = findings.filter((f) => !f.expectation).map(named);
   // Entries seen only in longer runs may be missing from a shorter one.
-  const vanished = known.expected.filter((e) => e.required && !findings.some((f) => f.rule === e.rule)).map((e) => e.rule);
+  const vanished = known.expected.filter((e) => e.required && !findings.some((f) => f.expectation === e)).map(named);
   return {
     target: t.id, available: true, report, opsPerSec: Math.round(ops / (report.durationMs / 1000)),
     findings, unexpected, vanished, ok: unexpected.length === 0 && vanished.length === 0,
   };
+}
+
+/**
+ * The judged entry a finding is: the one of its rule and shape, else the one of its rule that
+ * names no shape (judged by rule only). Quality warnings are judged by rule.
+ */
+export function judgedAs(expected: readonly Expectation[], f: { rule: string; shape?: string }): Expectation | undefined {
+  const ofRule = expected.filter((e) => e.rule === f.rule);
+  return ofRule.find((e) => e.shape !== undefined && e.shape === f.shape) ?? ofRule.find((e) => e.shape === undefined);
 }
 
 /** `IOMMU_CONFORMANCE_QEMU_SUITE=trixie ` before a replay line, so it runs on the same version. */
@@ -305,8 +329,9 @@ function targetMarkdown(t: Target, o: TargetOutcome): string {
     '',
   );
   for (const f of o.findings) {
-    lines.push(`## ${f.rule}: ${f.title}`, '');
+    lines.push(`## ${f.rule}: ${f.title}`, '', `Shape: \`${f.shape}\``, '');
     if (!f.expectation) lines.push('**Not yet judged** (new divergence).', '');
+    else if (r.budget.setAsideBy === 'shape' && f.expectation.shape === undefined && f.status !== 'QUALITY_WARNING') lines.push('**Judged by its rule only**: this shape was never judged on its own.', '');
     else lines.push(`${f.expectation.judgement}.`, '', ...f.causes.map((c) => `- **${c.verdict}** (${c.id}): ${c.judgement}${c.source ? ` Source: ${c.source}` : ''}`), '');
     lines.push(`Rule: ${f.statement}`, '', `Sources: ${f.sources.join('; ')}`, '', '```', findingText({ ...f, family: '', message: undefined, op: null } as unknown as ReportFinding), '```', '');
   }

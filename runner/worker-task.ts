@@ -10,6 +10,7 @@ import type { CoverageReport } from '../properties/coverage.ts';
 import type { Violation } from '../properties/checker.ts';
 import { familyById } from '../properties/families.ts';
 import { type Finding, runFamily } from '../properties/property.ts';
+import type { SetAsideBy } from '../properties/shape.ts';
 import { type AdapterOptions, loadAdapter } from './adapters.ts';
 
 export interface Unit {
@@ -27,6 +28,7 @@ export interface Unit {
   maxSteps: number;
   swarm?: boolean;
   ignore: string[];
+  setAsideBy?: SetAsideBy;
   deadline?: number;
   /** The unit's channel back to the main thread (progress, findings) and from it ('stop'). */
   port?: MessagePort;
@@ -62,7 +64,7 @@ export default async function runUnit(u: Unit): Promise<UnitResult> {
       { adapter, profile: u.profile, policies: u.policies, capabilities: u.capabilities, topologies: u.topologies, kitOps: u.kitOps },
       familyById(u.family)!,
       {
-        seed: u.seed, runs: u.runs, maxSteps: u.maxSteps, swarm: u.swarm, ignore: u.ignore, deadline: u.deadline, signal: stop.signal,
+        seed: u.seed, runs: u.runs, maxSteps: u.maxSteps, swarm: u.swarm, ignore: u.ignore, setAsideBy: u.setAsideBy, deadline: u.deadline, signal: stop.signal,
         onProgress: (n) => post({ kind: 'progress', sequences: n }),
         onFinding: (f) => post({ kind: 'finding', finding: f }),
       },

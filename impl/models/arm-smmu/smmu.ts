@@ -32,7 +32,7 @@ export interface ArmSmmuOptions {
   partialUnmap?: PartialUnmap;
   /** When an mm's SVA PASID goes back: at its last unbind (v5.11) or once it has exited too (today). */
   pasidLifetime?: Policies['pasid_lifetime'];
-  /** One bug of the mutant catalogue (mutants.ts) to switch on. */
+  /** Bugs of the mutant catalogue (mutants.ts) to switch on: one id, or several joined by '+' (a known bug beside a new one). */
   mutant?: string;
 }
 
@@ -62,7 +62,7 @@ export class ArmSmmuModel implements Adapter {
   constructor(opts: ArmSmmuOptions = {}) {
     this.partialUnmap = opts.partialUnmap ?? 'refuse';
     this.pasidLifetime = opts.pasidLifetime ?? 'mm-exit';
-    this.bugs = new Set(opts.mutant ? [opts.mutant] : []);
+    this.bugs = new Set(opts.mutant ? opts.mutant.split('+') : []);
   }
 
   private bug(id: string): boolean {
