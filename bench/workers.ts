@@ -62,19 +62,37 @@ if (process.argv.includes('--one-process')) {
   process.exit(0);
 }
 
-const perSecond = (ops: number, ms: number) => Math.round(ops / (ms / 1000));
-const oneRun = await suiteRun(1);
-const twoRun = await suiteRun(2);
-const ceilingRun = await twoProcesses();
-const one = perSecond(oneRun.ops, oneRun.endedAt - oneRun.startedAt);
-const two = perSecond(twoRun.ops, twoRun.endedAt - twoRun.startedAt);
-const ceiling = perSecond(ceilingRun.ops, ceilingRun.ms);
+// On a shared machine the load changes from minute to minute: BENCH_ROUNDS > 1 measures the
+// three in turn that many times, each round in another order, and adds up ops and time.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+const measures: Record<'one' | 'two' | 'ceiling', () => Promise<{ ops: number; ms: number }>> = {
+  one: async () => spanned(await suiteRun(1)),
+  two: async () => spanned(await suiteRun(2)),
+  ceiling: twoProcesses,
+};
+function spanned(r: Timed): { ops: number; ms: number } {
+  return { ops: r.ops, ms: r.endedAt - r.startedAt };
+}
+const totals = { one: { ops: 0, ms: 0 }, two: { ops: 0, ms: 0 }, ceiling: { ops: 0, ms: 0 } };
+const order = ['one', 'two', 'ceiling'] as const;
+for (let round = 0; round < ROUNDS; round++) {
+  for (let k = 0; k < order.length; k++) {
+    const name = order[(k + round) % order.length]!;
+    const r = await measures[name]();
+    totals[name].ops += r.ops;
+    totals[name].ms += r.ms;
+  }
+}
+const perSecond = (t: { ops: number; ms: number }) => Math.round(t.ops / (t.ms / 1000));
+const one = perSecond(totals.one);
+const two = perSecond(totals.two);
+const ceiling = perSecond(totals.ceiling);
 const efficiency = two / ceiling;
 console.log(
-  `workers (${RUNS} runs per family): one ${one} ops/s, two ${two} ops/s (${(two / one).toFixed(2)}x), `
+  `workers (${RUNS} runs per family${ROUNDS > 1 ? `, ${ROUNDS} rounds` : ''}): one ${one} ops/s, two ${two} ops/s (${(two / one).toFixed(2)}x), `
   + `two processes ${ceiling} ops/s (${(ceiling / one).toFixed(2)}x): efficiency ${efficiency.toFixed(2)}`,
 );
 
 mergeBench('workers', {
-  one, two, ceiling, efficiency: Number(efficiency.toFixed(3)), ratio: Number((two / one).toFixed(3)), runsPerFamily: RUNS, measuredAt: new Date().toISOString(),
+  one, two, ceiling, efficiency: Number(efficiency.toFixed(3)), ratio: Number((two / one).toFixed(3)), runsPerFamily: RUNS, rounds: ROUNDS, measuredAt: new Date().toISOString(),
 });
