@@ -17,7 +17,7 @@ import { type Corpus, findingKey, replayCorpus } from './corpus.ts';
 import { readableHistory, readableTrace } from './readable-trace.ts';
 import { type SameCause, groupByCause } from './root-cause.ts';
 import { runUnits } from './parallel.ts';
-import { type Shard, sliceSeed, splitRuns } from './slices.ts';
+import { type Shard, planSlices, sliceSeed } from './slices.ts';
 import type { Unit, UnitResult } from './worker-task.ts';
 import { type FamilyLine, type RuleRow, familyRows, ruleVerdicts, summarize } from './verdict.ts';
 
@@ -46,7 +46,7 @@ export interface SuiteOptions {
   corpus?: Corpus;
   /** Every finding as soon as it is known (replayed or shrunk), e.g. to append to findings.jsonl. */
   onFinding?: (f: ReportFinding) => void;
-  /** Worker threads; above 1 each family is cut into that many seeded slices run in parallel. */
+  /** Worker threads; above 1 each family is cut into seeded slices (runner/slices.ts planSlices) run in parallel. */
   workers?: number;
   /** How the adapter was made, so each worker can make its own (needed for workers > 1). */
   adapterOptions?: AdapterOptions;
@@ -373,15 +373,15 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   const results = new Map<string, FamilyResult>();
   const workers = opts.workers ?? 1;
   if (workers > 1 && opts.path === undefined && opts.adapterOptions !== undefined) {
-    // Every family cut into one slice per worker, each slice with its own seed; the pool runs
-    // them all. Rules found in one family are not set aside in the others (they run at the
-    // same time); the report keeps one finding per rule.
-    const perSlice = opts.timeMs === undefined ? splitRuns(runs, workers) : Array.from({ length: workers }, () => runs);
-    const units: Unit[] = runnable.flatMap((fam, fi) => perSlice.map((n, slice) => ({
+    // Every family cut into seeded slices (planSlices: more slices than workers, dearest
+    // first, so no worker idles long at the end); the pool runs them all. Rules found in one
+    // family are not set aside in the others (they run at the same time); the report keeps
+    // one finding per rule.
+    const units: Unit[] = planSlices(runnable, runs, workers, opts.timeMs !== undefined).map((p) => ({
       adapterSpec: opts.adapterSpec, adapterOptions: opts.adapterOptions!, ...ctx, capabilities: capabilities as Record<string, boolean>,
-      family: fam.id, slice, seed: sliceSeed(opts.seed, shard, slice), runs: n, maxSteps: opts.maxSteps, swarm: opts.swarm, ignore: [...found], setAsideBy: by,
-      ...(deadline !== undefined ? { deadline: familyDeadline(fi) } : {}),
-    })));
+      family: p.family, slice: p.slice, seed: sliceSeed(opts.seed, shard, p.slice), runs: p.runs, maxSteps: opts.maxSteps, swarm: opts.swarm, ignore: [...found], setAsideBy: by,
+      ...(deadline !== undefined ? { deadline: familyDeadline(p.familyIndex) } : {}),
+    }));
     const finished = new Map<string, UnitResult[]>();
     // Findings come as they are made, so a worker stopped mid-family loses none of them.
     const streamed = units.map((): Finding[] => []);

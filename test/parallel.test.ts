@@ -5,7 +5,8 @@
 import { expect, test } from 'vitest';
 import { ConfigError } from '../spec/index.ts';
 import { loadAdapter } from '../runner/adapters.ts';
-import { parseShard, sliceSeed, splitRuns } from '../runner/slices.ts';
+import { FAMILY_COST, SLICES_PER_WORKER, parseShard, planSlices, sliceSeed, splitRuns } from '../runner/slices.ts';
+import { FAMILIES_OF_PROPERTIES } from '../properties/families.ts';
 import { mergeReports } from '../runner/merge.ts';
 import { runSuite } from '../runner/suite.ts';
 import { SHRINK_RUNS, hangGuardMs } from './helpers.ts';
@@ -28,6 +29,30 @@ test('slices: seeds are distinct per shard and slice, budgets add up, shard synt
   expect(splitRuns(1, 2)).toEqual([1]);
   expect(parseShard('2/4')).toEqual({ index: 1, count: 4 });
   for (const bad of ['0/4', '5/4', '1/0', 'x', '1-2']) expect(() => parseShard(bad), bad).toThrow(ConfigError);
+});
+
+test('slices of a parallel run: more than the workers, dearest first, the same plan every time', () => {
+  const plan = planSlices(FAMILIES_OF_PROPERTIES, 1000, 2, false);
+  expect(planSlices(FAMILIES_OF_PROPERTIES, 1000, 2, false)).toEqual(plan);
+  for (const fam of FAMILIES_OF_PROPERTIES) {
+    const slices = plan.filter((p) => p.family === fam.id);
+    // Each family's budget is cut into SLICES_PER_WORKER slices per worker and spent in full.
+    expect(slices.map((p) => p.slice).sort()).toEqual([0, 1, 2, 3]);
+    expect(slices.reduce((n, p) => n + p.runs, 0)).toBe(1000);
+    expect(FAMILY_COST[fam.id], `${fam.id} has a cost`).toBeGreaterThan(0);
+  }
+  expect(SLICES_PER_WORKER).toBe(2);
+  // The pool takes them in this order: the dearest family first, the cheapest last, so the
+  // worker that finishes first waits only for a small slice.
+  const costs = plan.map((p) => FAMILY_COST[p.family]! * p.runs);
+  expect(costs).toEqual([...costs].sort((a, b) => b - a));
+  expect(plan[0]!.family).toBe('symmetric-unmap');
+  expect(plan.at(-1)!.family).toBe('fault-injection');
+  // Under a time budget: one slice per worker, in family order (each family has its share of the clock).
+  const timed = planSlices(FAMILIES_OF_PROPERTIES, 7, 2, true);
+  expect(timed.map((p) => `${p.familyIndex}.${p.slice}`)).toEqual(FAMILIES_OF_PROPERTIES.flatMap((_, i) => [`${i}.0`, `${i}.1`]));
+  // A budget smaller than the slices has fewer slices, none empty.
+  expect(planSlices(FAMILIES_OF_PROPERTIES.slice(0, 1), 3, 2, false).map((p) => p.runs)).toEqual([1, 1, 1]);
 });
 
 test('two workers find the bug a serial run finds, with the same verdicts run after run', { timeout: hangGuardMs(3 * (2 * base.runs + SHRINK_RUNS), 6) }, async () => {
