@@ -358,7 +358,10 @@ export async function runFamily(ctx: AdapterContext, family: PropertyFamily, opt
         topology,
       });
       opts.onFinding?.(findings[findings.length - 1]!);
+      // The shape first seen too: a crash shrunk through its history may end on another op, and
+      // the raw failure would otherwise be met (and reported) again in every later round.
       ignore.add(setAsideKey(violation, by));
+      ignore.add(setAsideKey(seen.violation, by));
       if (opts.path !== undefined) break;
     }
   } finally {

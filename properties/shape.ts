@@ -4,13 +4,14 @@
 // real target with judged divergences, a new bug then shows only if its symptom wins a free
 // rule). Set aside by shape, only failures that look like the one found are skipped: the rule,
 // the op that failed and what it answered against what the reference wanted, as classes (ok or
-// an errno; which fields of an ok were wrong), or, for a probe of the translation after a drawn
-// op (as the checker blames it), the damage it saw (a page left mapped, lost, or translated
-// elsewhere) and whether that op succeeded. Never addresses or sizes, so the same bug met on
-// other ranges has one shape.
+// an errno; which fields of an ok were wrong), or, for a probe of the translation, the damage it
+// saw (a page left mapped, lost, or translated elsewhere). Never addresses, sizes or the drawn
+// op a probe followed (the rule already says which kind of op it blames, and one aliasing bug
+// seen after a map, an unmap and a failed map would otherwise be three shapes), so the same bug
+// met on other ranges has one shape.
 
-import { type Op, formatOutcome, isFailure } from '../spec/index.ts';
-import type { TraceEntry, Violation } from './checker.ts';
+import { type Op, formatOutcome } from '../spec/index.ts';
+import type { Violation } from './checker.ts';
 
 /** How a run sets aside what it has reported: by rule (one finding per rule) or by shape. */
 export type SetAsideBy = 'rule' | 'shape';
@@ -29,12 +30,6 @@ function outcomeClass(text: string): string {
 /** An op's kind as the shape names it. */
 function kind(op: Op): string {
   return op.op;
-}
-
-/** The drawn op a failing probe followed, as `after map->err`: which errno it failed with is the reply's detail, not the damage's. */
-function after(trace: readonly TraceEntry[]): string {
-  const drawn = [...trace].reverse().find((e) => !e.probe);
-  return drawn ? ` after ${kind(drawn.op)}->${isFailure(drawn.outcome) ? 'err' : 'ok'}` : '';
 }
 
 type Look = 'unmapped' | 'mapped' | 'other';
@@ -76,8 +71,8 @@ export function failureShape(v: Pick<Violation, 'rule' | 'status' | 'op' | 'expe
   const probe = last !== undefined && last.op === v.op && last.probe;
   const observed = last && last.op === v.op ? formatOutcome(v.op, last.outcome) : v.observed;
   const seen = probe && v.status === 'FAIL' ? damage(v.op, observed, v.expected) : null;
-  if (seen) return `${v.rule}: ${seen}${after(v.trace.slice(0, -1))}`;
-  const at = probe ? `${kind(v.op)} probe${after(v.trace.slice(0, -1))}` : kind(v.op);
+  if (seen) return `${v.rule}: ${seen}`;
+  const at = probe ? `${kind(v.op)} probe` : kind(v.op);
   // A process that died or hung: the op it was sent is the whole shape.
   if (v.status === 'CRASH' || v.status === 'TIMEOUT') return `${v.rule}: ${status}at ${at}`;
   return `${v.rule}: ${status}${at} -> ${mismatch(observed, v.expected)}`;

@@ -339,7 +339,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   }
   /** Folds one family's result into the report: findings, quality, coverage, the gate. */
   const account = (fam: PropertyFamily, r: FamilyResult) => {
-    const fresh = r.findings.filter((f) => !findings.some((x) => keyOf(x) === keyOf(f)));
+    const fresh = r.findings.filter((f, i) => !findings.some((x) => keyOf(x) === keyOf(f)) && r.findings.findIndex((y) => keyOf(y) === keyOf(f)) === i);
     for (const f of fresh) found.add(keyOf(f));
     coverage.merge(r.coverage);
     for (const f of fresh) findings.push(asReport(f, f.status));

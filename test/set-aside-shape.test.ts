@@ -67,10 +67,10 @@ describe('set aside by shape', () => {
       return { rule: 'MAP-ATOMIC', status: 'FAIL', op, expected: ['FAULT'], observed: 'ok', trace: [{ ...failedMap, outcome: { err: 'ERANGE' } }, { op, outcome: { ok: {} }, probe: true }] };
     };
     const shapes = new Set([failureShape(viaI2p(0x1000n, 0x80000n)), failureShape(viaI2p(0xfff000n, 0x1234000n)), failureShape(viaDma(0x1fffn))]);
-    expect([...shapes]).toEqual(['MAP-ATOMIC: a page left mapped after map->err']);
+    expect([...shapes]).toEqual(['MAP-ATOMIC: a page left mapped']);
     // A page lost is another bug: not set aside by the stale page's shape.
     const lost: Violation = { ...viaI2p(0x1000n, 0n), expected: ['ok phys=0x80000'], observed: 'ok phys=0x0' };
-    expect(failureShape(lost)).toBe('MAP-ATOMIC: a page lost after map->err');
+    expect(failureShape(lost)).toBe('MAP-ATOMIC: a page lost');
     expect(isSetAside(shapes, lost)).toBe(false);
     expect(isSetAside(new Set(['MAP-ATOMIC']), lost)).toBe(true);
   });
