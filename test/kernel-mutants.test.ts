@@ -137,7 +137,8 @@ test('one mutant of io-pgtable-arm, -v7s and generic_pt, built and run through b
     expect(arm!.conformance.diff).toContain('+XLATE-PERM');
     // v7s's selftest is one test; it maps read-only but never writes through it either.
     expect(v7s).toMatchObject({ family: 'io-pgtable-v7s', kernelTests: { verdict: 'survived', passed: 1, failed: 0 } });
-    expect(v7s!.conformance.diff).toContain('+XLATE-PERM');
+    // v7s runs by shape: the inverted bit may show as more than one shape of XLATE-PERM, each named.
+    expect(v7s!.conformance.diff!.filter((d) => d.startsWith('+XLATE-PERM')).length, v7s!.conformance.diff!.join(' ')).toBeGreaterThan(0);
     expect(x86!.format).toBe('x86_64');
     expect(x86!.conformance).toMatchObject({ verdict: 'killed', diff: ['+XLATE-PERM'] });
     expect(report.summary.conformance).toEqual({ killed: 3, of: 3 });
