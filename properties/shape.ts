@@ -73,6 +73,8 @@ export function failureShape(v: Pick<Violation, 'rule' | 'status' | 'op' | 'expe
   const seen = probe && v.status === 'FAIL' ? damage(v.op, observed, v.expected) : null;
   if (seen) return `${v.rule}: ${seen}`;
   const at = probe ? `${kind(v.op)} probe` : kind(v.op);
+  // A quality warning is kept once per rule and judged by it: where it was seen is all there is to say.
+  if (v.status === 'QUALITY_WARNING') return `${v.rule}: a quality warning at ${at}`;
   // A process that died or hung: the op it was sent is the whole shape.
   if (v.status === 'CRASH' || v.status === 'TIMEOUT') return `${v.rule}: ${status}at ${at}`;
   return `${v.rule}: ${status}${at} -> ${mismatch(observed, v.expected)}`;
@@ -98,9 +100,14 @@ function mismatch(observed: string, expected: readonly string[]): string {
   return `${got} (want ${wants.length > 0 ? [...new Set(wants)].join(' or ') : 'nothing listed'})`;
 }
 
-/** What a finding is set aside by: its rule, or its shape. */
+/** What a failure is set aside by: its rule, or its shape. */
 export function setAsideKey(v: Parameters<typeof failureShape>[0], by: SetAsideBy): string {
   return by === 'shape' ? failureShape(v) : v.rule;
+}
+
+/** The same for a finding as recorded (its shape stored); one stored before shapes existed goes by its rule. */
+export function recordedKey(f: { rule: string; shape?: string }, by: SetAsideBy): string {
+  return by === 'shape' && f.shape ? f.shape : f.rule;
 }
 
 /** Is this failure one already reported? A set holds rules (a rule's every failure) and shapes. */

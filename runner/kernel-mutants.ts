@@ -181,13 +181,13 @@ const SEVERE = ['CRASH', 'TIMEOUT', 'ADAPTER_ERROR'];
  * Empty: the mutant survived.
  */
 export function findingsDiff(mutant: FindingsDigest, baseline: FindingsDigest): string[] {
-  const shape = (f: FindingsDigest['findings'][number]) => (f.ops ? f.ops.map((o) => JSON.stringify(o.op)) : f.trace).join('\n');
+  const opsOf = (f: FindingsDigest['findings'][number]) => (f.ops ? f.ops.map((o) => JSON.stringify(o.op)) : f.trace).join('\n');
   // A target run by shape may report one rule in several shapes: each is its own finding. A
   // shape is named after its rule, `RULE[what it looked like]`, where the rule alone is ambiguous.
   const shaped = (d: FindingsDigest) => new Set(d.findings.filter((f, i) => d.findings.some((g, j) => j !== i && g.rule === f.rule)).map((f) => f.rule));
   const ambiguous = new Set([...shaped(mutant), ...shaped(baseline)]);
   const key = (f: FindingsDigest['findings'][number]) => (ambiguous.has(f.rule) && f.shape ? `${f.rule}[${f.shape.slice(f.rule.length + 2)}]` : f.rule);
-  const byRule = (d: FindingsDigest) => new Map(d.findings.map((f) => [key(f), shape(f)]));
+  const byRule = (d: FindingsDigest) => new Map(d.findings.map((f) => [key(f), opsOf(f)]));
   const [m, b] = [byRule(mutant), byRule(baseline)];
   const baseStatus = new Map(baseline.rules.map((r) => [r.id, r.status]));
   return [

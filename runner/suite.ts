@@ -11,7 +11,7 @@ import { Coverage, type CoverageReport } from '../properties/coverage.ts';
 import { FAMILIES_OF_PROPERTIES, type PropertyFamily } from '../properties/families.ts';
 import { type FamilyResult, type Finding, runFamily } from '../properties/property.ts';
 import type { TraceEntry, Violation } from '../properties/checker.ts';
-import { type SetAsideBy, failureShape } from '../properties/shape.ts';
+import { type SetAsideBy, failureShape, recordedKey } from '../properties/shape.ts';
 import { type AdapterOptions, PROCESS_PREFIX } from './adapters.ts';
 import { type Corpus, findingKey, replayCorpus } from './corpus.ts';
 import { readableHistory, readableTrace } from './readable-trace.ts';
@@ -315,8 +315,7 @@ export async function runSuite(adapter: Adapter, opts: SuiteOptions): Promise<Re
   // budget goes to finding other bugs.
   const found = new Set(opts.ignore ?? []);
   const by = opts.setAsideBy ?? 'rule';
-  // What a finding is set aside by; a stored finding from before shapes existed, by its rule.
-  const keyOf = (f: { rule: string; shape?: string }) => (by === 'shape' && f.shape ? f.shape : f.rule);
+  const keyOf = (f: { rule: string; shape?: string }) => recordedKey(f, by);
   const supervised = typeof adapter.interrupt === 'function';
   const ctx = { profile, policies, capabilities, topologies, ...(info.kit ? { kitOps: info.kit.ops } : {}) };
   const corpusReplay = { replayed: 0, reproduced: 0, fixed: 0 };

@@ -73,6 +73,9 @@ describe('set aside by shape', () => {
     expect(failureShape(lost)).toBe('MAP-ATOMIC: a page lost');
     expect(isSetAside(shapes, lost)).toBe(false);
     expect(isSetAside(new Set(['MAP-ATOMIC']), lost)).toBe(true);
+    // A quality warning says where it was seen, nothing about replies it does not have.
+    const q: Violation = { rule: 'PT-LEAK', status: 'QUALITY_WARNING', op: { op: 'pt_pages', domain: 'd1' } as Op, expected: [], observed: 'ok pages=3', trace: [] };
+    expect(failureShape(q)).toBe('PT-LEAK: a quality warning at pt_pages');
   });
 });
 
